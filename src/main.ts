@@ -1,4 +1,57 @@
+// Loads the settings, dispatches on the mode, and is the one place that fails the step.
 import * as core from "@actions/core";
+import { GitHub, statusOf } from "./adapters/github.js";
+import { LedgerStore } from "./adapters/ledger-store.js";
+import type { ModeContext } from "./modes/context.js";
+import { plan } from "./modes/plan.js";
+import { loadConfig, makeSettings, readContext, readInputs } from "./settings.js";
+
 export async function run(): Promise<void> {
-  core.info("hello");
+  try {
+    const inputs = readInputs((name) => core.getInput(name));
+    const context = readContext();
+    const gh = new GitHub({
+      token: inputs.githubToken,
+      apiUrl: context.apiUrl,
+      owner: context.owner,
+      repo: context.repo,
+      dryRun: inputs.dryRun,
+      ...(process.env.AEGIS_TEST_FAST_RETRY ? { maxRetries: 4 } : {}),
+    });
+    const config = await loadConfig(context.workspace, inputs.configPath, () => fetchConfig(gh, inputs.configPath));
+    const settings = makeSettings(inputs, context, config);
+    core.debug(`Settings: ${JSON.stringify({ ...settings, githubToken: "***", anthropicApiKey: "***", openaiApiKey: "***", context: { ...context, payload: "…" } })}`);
+    const now = () => new Date(Date.now() + clockSkewMs()).toISOString();
+    const store = new LedgerStore({ gh, branch: settings.stateBranch, now, dryRun: settings.dryRun });
+    const ctx: ModeContext = { settings, gh, store, now };
+
+    switch (settings.mode) {
+      case "plan":
+        await plan(ctx);
+        break;
+      default:
+        throw new Error(`mode ${settings.mode} is not available in this version of aegis`);
+    }
+    core.info(`GitHub API calls: ${gh.calls} (${gh.stats.http} HTTP requests, ${gh.stats.retries} rate-limit waits).`);
+  } catch (error) {
+    core.setFailed(error instanceof Error ? error.message : `aegis failed: ${String(error)}`);
+  }
+}
+
+/** Tests move the clock (budgets roll over, runners go stale) without waiting. */
+function clockSkewMs(): number {
+  const skew = Number(process.env.AEGIS_CLOCK_SKEW_MS ?? "0");
+  return Number.isFinite(skew) ? skew : 0;
+}
+
+/** The config from the default branch, for a job that did not check out the repository. */
+async function fetchConfig(gh: GitHub, path: string): Promise<string | undefined> {
+  try {
+    const { data } = await gh.octokit.rest.repos.getContent({ owner: gh.owner, repo: gh.repo, path });
+    if (Array.isArray(data) || data.type !== "file") return undefined;
+    return Buffer.from(data.content, "base64").toString("utf8");
+  } catch (error) {
+    if (statusOf(error) === 404) return undefined;
+    throw error;
+  }
 }

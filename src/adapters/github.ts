@@ -1,0 +1,271 @@
+// The one door to GitHub: an Octokit with retry and throttling, every request counted, and the
+// handful of REST operations the modes use. Known failures become advice that names the fix.
+import * as core from "@actions/core";
+import { getOctokit } from "@actions/github";
+import { retry } from "@octokit/plugin-retry";
+import { throttling } from "@octokit/plugin-throttling";
+
+export type Octokit = ReturnType<typeof getOctokit>;
+export type Permission = "admin" | "maintain" | "write" | "triage" | "read" | "none";
+
+export interface RepoRef {
+  owner: string;
+  repo: string;
+}
+
+export interface CallStats {
+  /** Logical calls by route template, e.g. `GET /repos/{owner}/{repo}/issues/{issue_number}`. */
+  byRoute: Map<string, number>;
+  /** HTTP requests actually sent, retries included: what the rate limit sees. */
+  http: number;
+  retries: number;
+}
+
+export interface GitHubOptions extends RepoRef {
+  token: string;
+  apiUrl: string;
+  /** Retries of 5xx and rate-limited requests; tests lower the waits, not the logic. */
+  maxRetries?: number;
+  /** Log writes to issues (labels, comments) instead of making them. */
+  dryRun?: boolean;
+}
+
+export class GitHub {
+  readonly octokit: Octokit;
+  readonly stats: CallStats = { byRoute: new Map(), http: 0, retries: 0 };
+  readonly owner: string;
+  readonly repo: string;
+  readonly dryRun: boolean;
+  private permissions = new Map<string, Permission>();
+  private labelNames: Set<string> | undefined;
+
+  constructor(options: GitHubOptions) {
+    this.owner = options.owner;
+    this.repo = options.repo;
+    this.dryRun = options.dryRun ?? false;
+    const maxRetries = options.maxRetries ?? 4;
+    const stats = this.stats;
+    const countingFetch: typeof fetch = (input, init) => {
+      stats.http += 1;
+      return fetch(input, init);
+    };
+    this.octokit = getOctokit(
+      options.token,
+      {
+        baseUrl: options.apiUrl.replace(/\/+$/, ""),
+        request: { fetch: countingFetch, retries: maxRetries },
+        retry: { doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451] },
+        throttle: {
+          onRateLimit: (retryAfter: number, opts: { method: string; url: string }, _o: unknown, count: number) => {
+            core.warning(`GitHub rate limit hit on ${opts.method} ${opts.url}; waiting ${retryAfter}s (retry ${count + 1}).`);
+            stats.retries += 1;
+            return count < maxRetries;
+          },
+          onSecondaryRateLimit: (retryAfter: number, opts: { method: string; url: string }, _o: unknown, count: number) => {
+            core.warning(`GitHub secondary rate limit on ${opts.method} ${opts.url}; waiting ${retryAfter}s (retry ${count + 1}).`);
+            stats.retries += 1;
+            return count < maxRetries;
+          },
+        },
+      },
+      retry,
+      throttling,
+    );
+    this.octokit.hook.before("request", (opts) => {
+      const route = `${opts.method} ${opts.url}`;
+      stats.byRoute.set(route, (stats.byRoute.get(route) ?? 0) + 1);
+    });
+    this.octokit.hook.error("request", (error) => {
+      throw adviseOnError(error);
+    });
+  }
+
+  get calls(): number {
+    let total = 0;
+    for (const n of this.stats.byRoute.values()) total += n;
+    return total;
+  }
+
+  // ---- repository and people -------------------------------------------------------------
+
+  async defaultBranch(): Promise<string> {
+    const { data } = await this.octokit.rest.repos.get({ owner: this.owner, repo: this.repo });
+    return data.default_branch;
+  }
+
+  /** The sender's role, read once per login per run; unknown users and errors count as `none`. */
+  async permissionOf(login: string): Promise<Permission> {
+    const cached = this.permissions.get(login);
+    if (cached) return cached;
+    let permission: Permission = "none";
+    try {
+      const { data } = await this.octokit.rest.repos.getCollaboratorPermissionLevel({
+        owner: this.owner,
+        repo: this.repo,
+        username: login,
+      });
+      const role = (data.role_name ?? data.permission) as string;
+      permission = (["admin", "maintain", "write", "triage", "read"].includes(role) ? role : data.permission) as Permission;
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+    this.permissions.set(login, permission);
+    return permission;
+  }
+
+  // ---- issues, labels, comments ----------------------------------------------------------
+
+  /** The issue, or undefined when it was deleted or transferred (404/410). */
+  async getIssue(issueNumber: number) {
+    try {
+      const { data } = await this.octokit.rest.issues.get({ owner: this.owner, repo: this.repo, issue_number: issueNumber });
+      return data;
+    } catch (error) {
+      if ([404, 410].includes(statusOf(error))) return undefined;
+      throw error;
+    }
+  }
+
+  /** Open issues carrying `label`, filtered by GitHub: the cost follows the labeled count only. */
+  async listOpenIssuesWithLabel(label: string) {
+    return this.octokit.paginate(this.octokit.rest.issues.listForRepo, {
+      owner: this.owner,
+      repo: this.repo,
+      labels: label,
+      state: "open",
+      per_page: 100,
+    });
+  }
+
+  private skipWrite(what: string): boolean {
+    if (this.dryRun) core.info(`Dry run: would ${what}.`);
+    return this.dryRun;
+  }
+
+  async addLabels(issueNumber: number, labels: string[]): Promise<void> {
+    if (labels.length === 0 || this.skipWrite(`label #${issueNumber} ${labels.join(", ")}`)) return;
+    await this.octokit.rest.issues.addLabels({ owner: this.owner, repo: this.repo, issue_number: issueNumber, labels });
+  }
+
+  /** Removing a label that is not there is not an error. */
+  async removeLabel(issueNumber: number, name: string): Promise<void> {
+    if (this.skipWrite(`remove ${name} from #${issueNumber}`)) return;
+    try {
+      await this.octokit.rest.issues.removeLabel({ owner: this.owner, repo: this.repo, issue_number: issueNumber, name });
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+  }
+
+  /** Creates the labels aegis uses that the repository lacks; one list call when all exist. */
+  async ensureLabels(defs: readonly { name: string; color: string; description: string }[]): Promise<void> {
+    if (!this.labelNames) {
+      const all = await this.octokit.paginate(this.octokit.rest.issues.listLabelsForRepo, {
+        owner: this.owner,
+        repo: this.repo,
+        per_page: 100,
+      });
+      this.labelNames = new Set(all.map((l) => l.name.toLowerCase()));
+    }
+    for (const def of defs) {
+      if (this.labelNames.has(def.name.toLowerCase()) || this.skipWrite(`create the label ${def.name}`)) continue;
+      try {
+        await this.octokit.rest.issues.createLabel({ owner: this.owner, repo: this.repo, ...def });
+      } catch (error) {
+        if (statusOf(error) !== 422) throw error; // 422: a concurrent run created it first
+      }
+      this.labelNames.add(def.name.toLowerCase());
+    }
+  }
+
+  async createComment(issueNumber: number, body: string): Promise<number> {
+    if (this.skipWrite(`comment on #${issueNumber}`)) return 0;
+    const { data } = await this.octokit.rest.issues.createComment({
+      owner: this.owner,
+      repo: this.repo,
+      issue_number: issueNumber,
+      body,
+    });
+    return data.id;
+  }
+
+  /**
+   * Edits the comment carrying `marker` in place, or creates it. A known id skips the search;
+   * a deleted comment (404) is recreated rather than lost.
+   */
+  async upsertComment(issueNumber: number, marker: string, body: string, knownId?: number): Promise<number> {
+    const text = body.includes(marker) ? body : `${marker}\n${body}`;
+    if (this.skipWrite(`update the comment on #${issueNumber}`)) return knownId ?? 0;
+    let id = knownId;
+    if (id === undefined) {
+      const comments = await this.octokit.paginate(this.octokit.rest.issues.listComments, {
+        owner: this.owner,
+        repo: this.repo,
+        issue_number: issueNumber,
+        per_page: 100,
+      });
+      id = comments.find((c) => c.body?.includes(marker))?.id;
+    }
+    if (id !== undefined) {
+      try {
+        await this.octokit.rest.issues.updateComment({ owner: this.owner, repo: this.repo, comment_id: id, body: text });
+        return id;
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error;
+      }
+    }
+    return this.createComment(issueNumber, text);
+  }
+
+  async deleteComment(commentId: number): Promise<void> {
+    if (this.skipWrite(`delete comment ${commentId}`)) return;
+    try {
+      await this.octokit.rest.issues.deleteComment({ owner: this.owner, repo: this.repo, comment_id: commentId });
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+  }
+
+  /**
+   * Who last added each label to the issue, from its events. Used when aegis missed the label
+   * event itself (a sweep, or approval added before the trigger) and must still know who acted.
+   */
+  async labelActors(issueNumber: number): Promise<Map<string, { login: string; at: string }>> {
+    const actors = new Map<string, { login: string; at: string }>();
+    const events = await this.octokit.paginate(this.octokit.rest.issues.listEvents, {
+      owner: this.owner,
+      repo: this.repo,
+      issue_number: issueNumber,
+      per_page: 100,
+    });
+    for (const event of events) {
+      const name = (event as { label?: { name?: string } }).label?.name;
+      if (!name) continue;
+      if (event.event === "labeled" && event.actor) actors.set(name.toLowerCase(), { login: event.actor.login, at: event.created_at });
+      if (event.event === "unlabeled") actors.delete(name.toLowerCase());
+    }
+    return actors;
+  }
+}
+
+export function statusOf(error: unknown): number {
+  const status = (error as { status?: unknown } | null)?.status;
+  return typeof status === "number" ? status : 0;
+}
+
+/** Turns the failures users hit into a message that says what to change. */
+export function adviseOnError(error: unknown): unknown {
+  const status = statusOf(error);
+  const message = (error as Error | null)?.message ?? String(error);
+  let advice = "";
+  if (status === 401) {
+    advice = "The GitHub token was refused (401): check the `github-token` input and that the secret it names exists.";
+  } else if (status === 403 && /not accessible by integration|permission/i.test(message)) {
+    advice =
+      "The workflow token lacks a permission (403). Give the job `permissions:` with `issues: write`, `pull-requests: write` and `contents: write` (see examples/aegis.yml).";
+  }
+  if (!advice || !(error instanceof Error)) return error;
+  const wrapped = new Error(`${advice} GitHub said: ${message}`, { cause: error });
+  (wrapped as Error & { status?: number }).status = status;
+  return wrapped;
+}

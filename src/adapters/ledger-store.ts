@@ -1,0 +1,187 @@
+// The ledger on its branch, written by compare-and-swap.
+//
+// Transport: the contents API with the file's blob `sha`. A PUT names the blob it replaces and
+// GitHub refuses it (409) when the file changed since it was read — a true compare-and-swap on
+// the one file, in two requests per write (GET + PUT). The alternative, git push without
+// force, needs a clone and git credentials in the job for every write, costs seconds, and is
+// invisible to the API call count. The branch is created once as an orphan (tree → commit →
+// ref), so it never carries a copy of the code.
+import * as core from "@actions/core";
+import { compactLedger } from "../core/lifecycle.js";
+import { emptyLedger, LEDGER_FILE, type Ledger, LedgerError, parseLedger, serializeLedger } from "../core/ledger.js";
+import { type GitHub, statusOf } from "./github.js";
+
+export interface LedgerSnapshot {
+  ledger: Ledger;
+  /** Blob sha of state.json; undefined when the file or branch does not exist yet. */
+  sha: string | undefined;
+  branchExists: boolean;
+}
+
+export interface LedgerStoreOptions {
+  gh: GitHub;
+  branch: string;
+  now: () => string;
+  dryRun?: boolean;
+  /** Compare-and-swap attempts before giving up; each conflict re-reads and re-applies. */
+  maxAttempts?: number;
+  baseDelayMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface UpdateResult<T> {
+  ledger: Ledger;
+  result: T;
+  written: boolean;
+  conflicts: number;
+}
+
+export class LedgerConflictError extends Error {
+  override name = "LedgerConflictError";
+}
+
+export class LedgerStore {
+  private readonly gh: GitHub;
+  readonly branch: string;
+  private readonly now: () => string;
+  private readonly dryRun: boolean;
+  private readonly maxAttempts: number;
+  private readonly baseDelayMs: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  /** Total conflicts this process met, for the summary and the benchmark. */
+  conflicts = 0;
+
+  constructor(options: LedgerStoreOptions) {
+    this.gh = options.gh;
+    this.branch = options.branch;
+    this.now = options.now;
+    this.dryRun = options.dryRun ?? false;
+    this.maxAttempts = options.maxAttempts ?? 12;
+    this.baseDelayMs = options.baseDelayMs ?? 150;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  private get where(): string {
+    return `branch ${this.branch}`;
+  }
+
+  async read(): Promise<LedgerSnapshot> {
+    const { octokit, owner, repo } = this.gh;
+    let data;
+    try {
+      ({ data } = await octokit.rest.repos.getContent({ owner, repo, path: LEDGER_FILE, ref: `refs/heads/${this.branch}` }));
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+      return { ledger: emptyLedger(this.now()), sha: undefined, branchExists: await this.branchExists() };
+    }
+    if (Array.isArray(data) || data.type !== "file") {
+      throw new LedgerError(`${LEDGER_FILE} on ${this.where} is not a file. Remove it by hand; aegis will not overwrite it.`);
+    }
+    let text: string;
+    if (data.encoding === "base64" && (data.content || data.size === 0)) {
+      text = Buffer.from(data.content, "base64").toString("utf8");
+    } else {
+      // Over 1 MB the contents API leaves `content` empty; the blob API serves up to 100 MB.
+      const blob = await octokit.rest.git.getBlob({ owner, repo, file_sha: data.sha });
+      text = Buffer.from(blob.data.content, "base64").toString("utf8");
+    }
+    return { ledger: parseLedger(text, this.where), sha: data.sha, branchExists: true };
+  }
+
+  private async branchExists(): Promise<boolean> {
+    try {
+      await this.gh.octokit.rest.git.getRef({ owner: this.gh.owner, repo: this.gh.repo, ref: `heads/${this.branch}` });
+      return true;
+    } catch (error) {
+      if (statusOf(error) === 404) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Applies `mutate` to a fresh copy of the ledger and writes it if anything changed. On a
+   * conflict the ledger is re-read and `mutate` runs again on the new copy, so `mutate` must
+   * decide from the ledger it is given (check before it adds or moves) — then a retried or
+   * duplicated write can never apply a change twice.
+   */
+  async update<T>(message: string, mutate: (draft: Ledger) => T, start?: LedgerSnapshot): Promise<UpdateResult<T>> {
+    let conflicts = 0;
+    // A caller that already read the ledger to prepare side effects passes its snapshot: the
+    // first attempt then costs no extra read, and a stale snapshot just means one conflict.
+    let given = start;
+    for (let attempt = 1; ; attempt++) {
+      const snapshot = given ?? (await this.read());
+      given = undefined;
+      const before = serializeLedger(snapshot.ledger);
+      const draft = structuredClone(snapshot.ledger);
+      const result = mutate(draft);
+      if (serializeLedger(draft) === before) return { ledger: snapshot.ledger, result, written: false, conflicts };
+      draft.updatedAt = this.now();
+      const archived = compactLedger(draft, draft.updatedAt);
+      if (archived) core.info(`Ledger: archived ${archived} finished task(s) into daily rollups.`);
+      if (this.dryRun) {
+        core.info(`Dry run: ledger not written (${message}).`);
+        return { ledger: draft, result, written: false, conflicts };
+      }
+      if (await this.write(snapshot, serializeLedger(draft), message)) {
+        return { ledger: draft, result, written: true, conflicts };
+      }
+      conflicts += 1;
+      this.conflicts += 1;
+      if (attempt >= this.maxAttempts) {
+        throw new LedgerConflictError(
+          `The ledger on ${this.where} kept changing under this run (${conflicts} conflicts); giving up on "${message}". Nothing was overwritten; the next run retries.`,
+        );
+      }
+      // Full jitter: concurrent writers that collided spread out instead of colliding again.
+      const ceiling = Math.min(3000, this.baseDelayMs * 2 ** Math.min(attempt, 5));
+      await this.sleep(Math.floor(Math.random() * ceiling));
+    }
+  }
+
+  /** One compare-and-swap. Returns false when another writer got there first. */
+  private async write(snapshot: LedgerSnapshot, text: string, message: string): Promise<boolean> {
+    const { octokit, owner, repo } = this.gh;
+    if (!snapshot.branchExists) return this.createBranch(text, message);
+    try {
+      await octokit.rest.repos.createOrUpdateFileContents({
+        owner,
+        repo,
+        path: LEDGER_FILE,
+        branch: this.branch,
+        message: `aegis: ${message}`,
+        content: Buffer.from(text, "utf8").toString("base64"),
+        ...(snapshot.sha ? { sha: snapshot.sha } : {}),
+      });
+      return true;
+    } catch (error) {
+      // 409: the file moved on. 422 without a sha: someone created it since we looked.
+      if (statusOf(error) === 409 || statusOf(error) === 422) return false;
+      throw error;
+    }
+  }
+
+  private async createBranch(text: string, message: string): Promise<boolean> {
+    const { octokit, owner, repo } = this.gh;
+    const tree = await octokit.rest.git.createTree({
+      owner,
+      repo,
+      tree: [{ path: LEDGER_FILE, mode: "100644", type: "blob", content: text }],
+    });
+    const commit = await octokit.rest.git.createCommit({
+      owner,
+      repo,
+      message: `aegis: create ledger (${message})`,
+      tree: tree.data.sha,
+      parents: [],
+    });
+    try {
+      await octokit.rest.git.createRef({ owner, repo, ref: `refs/heads/${this.branch}`, sha: commit.data.sha });
+      core.info(`Created the ledger branch ${this.branch}.`);
+      return true;
+    } catch (error) {
+      if (statusOf(error) === 422) return false; // created concurrently: re-read and re-apply
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,167 @@
+// The ledger document (`state.json` on the state branch): schema, parsing and serialisation.
+// Pure: the adapter in src/adapters/ledger-store.ts moves it to and from GitHub.
+import { z } from "zod";
+import { AUTHORITIES } from "../config.js";
+
+export const LEDGER_VERSION = 1;
+export const LEDGER_FILE = "state.json";
+
+export const TASK_STATES = [
+  "awaiting-approval",
+  "queued",
+  "deferred",
+  "running",
+  "pr-open",
+  "reviewed",
+  "blocked",
+  "failed",
+  "done",
+  "cancelled",
+] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+const isoTime = z.string().regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/, { error: "expected an ISO-8601 UTC time" });
+const stateSchema = z.enum(TASK_STATES);
+
+// Loose objects keep fields a newer writer of the same version added: a read-modify-write by
+// this version must not drop data it does not understand.
+const transitionSchema = z.looseObject({
+  at: isoTime,
+  from: stateSchema.nullable(),
+  to: stateSchema,
+  actor: z.string(),
+  reason: z.string(),
+  runId: z.string().optional(),
+});
+
+export const attemptSchema = z.looseObject({
+  number: z.int().positive(),
+  runId: z.string(),
+  startedAt: isoTime,
+  endedAt: isoTime.optional(),
+  outcome: z.string().optional(),
+  reason: z.string().optional(),
+  failureKind: z.string().optional(),
+  turns: z.number().min(0).optional(),
+  costUsd: z.number().min(0).optional(),
+  durationMs: z.number().min(0).optional(),
+  sessionId: z.string().optional(),
+  resumed: z.boolean().optional(),
+  commits: z.number().min(0).optional(),
+  files: z.array(z.string()).optional(),
+  tests: z.string().optional(),
+  model: z.string().optional(),
+});
+
+export const taskSchema = z.looseObject({
+  id: z.string().regex(/^[0-9]+-[0-9]+$/),
+  issue: z.int().positive(),
+  title: z.string(),
+  category: z.string(),
+  authority: z.enum(AUTHORITIES),
+  state: stateSchema,
+  /** Queue rank: lower runs first (priority labels, then age). */
+  priority: z.int().min(0),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+  requestedBy: z.string(),
+  needsApproval: z.boolean(),
+  approvedBy: z.looseObject({ login: z.string(), at: isoTime }).optional(),
+  branch: z.string().optional(),
+  pr: z.looseObject({ number: z.int().positive(), url: z.string(), merged: z.boolean().optional() }).optional(),
+  attempts: z.array(attemptSchema),
+  costUsd: z.number().min(0),
+  turns: z.number().min(0),
+  sessionId: z.string().optional(),
+  dependsOn: z.array(z.int().positive()),
+  predictedFiles: z.array(z.string()),
+  deferredReason: z.string().optional(),
+  statusCommentId: z.int().positive().optional(),
+  review: z
+    .looseObject({ verdict: z.string(), at: isoTime, critical: z.int().min(0).optional(), findings: z.int().min(0).optional() })
+    .optional(),
+  history: z.array(transitionSchema).min(1),
+});
+
+/** Finished tasks leave the live list after a while and are kept as counts per UTC day. */
+export const dayRollupSchema = z.looseObject({
+  done: z.int().min(0),
+  failed: z.int().min(0),
+  blocked: z.int().min(0),
+  cancelled: z.int().min(0),
+  costUsd: z.number().min(0),
+});
+
+export const ledgerSchema = z.looseObject({
+  version: z.literal(LEDGER_VERSION),
+  /** Last task sequence number handed out; task ids are `<issue>-<seq>`. */
+  seq: z.int().min(0),
+  updatedAt: isoTime,
+  tasks: z.array(taskSchema),
+  breaker: z.looseObject({
+    consecutiveInfraFailures: z.int().min(0),
+    open: z.boolean(),
+    reason: z.string().optional(),
+    since: isoTime.optional(),
+  }),
+  rollups: z.record(z.string().regex(/^\d{4}-\d\d-\d\d$/), dayRollupSchema),
+});
+
+export type Transition = z.infer<typeof transitionSchema>;
+export type Attempt = z.infer<typeof attemptSchema>;
+export type Task = z.infer<typeof taskSchema>;
+export type DayRollup = z.infer<typeof dayRollupSchema>;
+export type Ledger = z.infer<typeof ledgerSchema>;
+
+/** A ledger that cannot be read safely. The action stops and never overwrites it. */
+export class LedgerError extends Error {
+  override name = "LedgerError";
+}
+
+export function emptyLedger(now: string): Ledger {
+  return {
+    version: LEDGER_VERSION,
+    seq: 0,
+    updatedAt: now,
+    tasks: [],
+    breaker: { consecutiveInfraFailures: 0, open: false },
+    rollups: {},
+  };
+}
+
+export function parseLedger(text: string, where: string): Ledger {
+  const advice = `Fix or remove ${LEDGER_FILE} on ${where} by hand; aegis will not overwrite a ledger it cannot read.`;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new LedgerError(`The ledger ${LEDGER_FILE} on ${where} is not valid JSON (${(error as Error).message}). ${advice}`, {
+      cause: error,
+    });
+  }
+  const version = (raw as { version?: unknown } | null)?.version;
+  if (version !== LEDGER_VERSION) {
+    const newer = typeof version === "number" && version > LEDGER_VERSION;
+    throw new LedgerError(
+      `The ledger ${LEDGER_FILE} on ${where} has version ${JSON.stringify(version)}; this aegis reads version ${LEDGER_VERSION}.` +
+        (newer ? " It was written by a newer aegis: upgrade the action." : ` ${advice}`),
+    );
+  }
+  const result = ledgerSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues
+      .slice(0, 5)
+      .map((issue) => `${issue.path.join(".") || "(top level)"}: ${issue.message}`)
+      .join("; ");
+    throw new LedgerError(`The ledger ${LEDGER_FILE} on ${where} failed validation: ${problems}. ${advice}`);
+  }
+  return result.data;
+}
+
+/** One task per line: small diffs on the state branch, and still plain JSON. */
+export function serializeLedger(ledger: Ledger): string {
+  const { tasks, ...rest } = ledger;
+  const head = JSON.stringify(rest, null, 1).slice(0, -2); // drop the closing "\n}"
+  const body = tasks.map((task) => "  " + JSON.stringify(task)).join(",\n");
+  return `${head},\n "tasks": [${tasks.length ? `\n${body}\n ` : ""}]\n}\n`;
+}

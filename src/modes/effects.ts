@@ -1,0 +1,37 @@
+// Mirrors ledger changes onto GitHub after a successful write: the `aegis:<state>` label and
+// the status comment of every task that moved. The ledger is the truth; these are its shadow,
+// so a failure here is logged and repaired by the next sweep instead of failing the run.
+import * as core from "@actions/core";
+import type { Config } from "../config.js";
+import type { GitHub } from "../adapters/github.js";
+import { stateLabel } from "../core/labels.js";
+import type { Ledger, Task } from "../core/ledger.js";
+import { renderStatusComment, STATUS_MARKER } from "../core/status.js";
+
+export interface MirrorOptions {
+  /** Status comments already written with this exact state (created just before the write). */
+  freshComments?: ReadonlyMap<string, Task["state"]>;
+}
+
+export async function mirrorChanges(gh: GitHub, config: Config, before: Ledger, after: Ledger, options: MirrorOptions = {}) {
+  const old = new Map(before.tasks.map((t) => [t.id, t]));
+  for (const task of after.tasks) {
+    const previous = old.get(task.id);
+    if (previous && previous.state === task.state && previous.history.length === task.history.length) continue;
+    await mirrorTask(gh, config, task, previous?.state, options.freshComments?.get(task.id) === task.state);
+  }
+}
+
+export async function mirrorTask(gh: GitHub, config: Config, task: Task, from: Task["state"] | undefined, commentIsFresh = false) {
+  try {
+    if (from !== task.state) {
+      await gh.addLabels(task.issue, [stateLabel(task.state)]);
+      if (from) await gh.removeLabel(task.issue, stateLabel(from));
+    }
+    if (!commentIsFresh) {
+      await gh.upsertComment(task.issue, STATUS_MARKER, renderStatusComment(task, config), task.statusCommentId);
+    }
+  } catch (error) {
+    core.warning(`Could not mirror task ${task.id} on issue #${task.issue}: ${(error as Error).message}. The next sweep repairs it.`);
+  }
+}

@@ -1,0 +1,116 @@
+// The reconciliation sweep (schedule, workflow_dispatch): catches up on missed label events,
+// closed issues, merged or closed PRs, runners that died, and labels that drifted. Its cost
+// follows the number of issues carrying the trigger label, never the repository's size.
+import * as core from "@actions/core";
+import { canApprove, issueViewOf, type IssueView, type Sender } from "../core/governance.js";
+import { labelDefinitions, stateLabelChanges } from "../core/labels.js";
+import type { Ledger, Task } from "../core/ledger.js";
+import { findTask, OPEN_STATES, openTaskForIssue, transition } from "../core/lifecycle.js";
+import type { ModeContext } from "./context.js";
+import type { PlanLine } from "./plan-summary.js";
+
+/** Minutes a `running` task may outlive its session timeout before the runner counts as lost. */
+export const RUNNER_GRACE_MINUTES = 15;
+
+export interface SweepFindings {
+  missed: { issue: IssueView; sender: Sender; approvedBy?: { login: string; at: string } }[];
+  /** Open tasks whose issue is closed, deleted, or no longer carries the trigger label. */
+  ended: { taskId: string; why: string; merged: boolean }[];
+  /** PR state of tasks with an open PR. */
+  prs: { taskId: string; merged: boolean; closed: boolean }[];
+  repairDrift: (ledger: Ledger) => Promise<void>;
+}
+
+export async function gatherSweep(ctx: ModeContext, ledger: Ledger): Promise<SweepFindings> {
+  const { gh, settings } = ctx;
+  const { config } = settings;
+  await gh.ensureLabels(labelDefinitions(config));
+  const listed = (await gh.listOpenIssuesWithLabel(config.triggerLabel)).filter((i) => !i.pull_request);
+  core.info(`${listed.length} open issue(s) carry ${config.triggerLabel}.`);
+  const listedNumbers = new Set(listed.map((i) => i.number));
+
+  const missed: SweepFindings["missed"] = [];
+  for (const raw of listed) {
+    if (openTaskForIssue(ledger, raw.number)) continue;
+    // Who added the label decides trust, exactly as if the event had been seen.
+    const actors = await gh.labelActors(raw.number);
+    const trigger = actors.get(config.triggerLabel.toLowerCase());
+    if (!trigger) continue;
+    const sender: Sender = {
+      login: trigger.login,
+      permission: await gh.permissionOf(trigger.login),
+      isBot: trigger.login.endsWith("[bot]"),
+    };
+    const approval = actors.get(config.approvalLabel.toLowerCase());
+    const approvedBy = approval && canApprove(await gh.permissionOf(approval.login)) ? approval : undefined;
+    missed.push({ issue: issueViewOf(raw), sender, ...(approvedBy ? { approvedBy } : {}) });
+  }
+
+  const ended: SweepFindings["ended"] = [];
+  const prs: SweepFindings["prs"] = [];
+  for (const task of ledger.tasks.filter((t) => OPEN_STATES.includes(t.state))) {
+    if (task.pr && (task.state === "pr-open" || task.state === "reviewed")) {
+      const pr = await gh.octokit.rest.pulls.get({ owner: gh.owner, repo: gh.repo, pull_number: task.pr.number }).catch(() => undefined);
+      if (pr) prs.push({ taskId: task.id, merged: pr.data.merged === true, closed: pr.data.state === "closed" });
+      continue;
+    }
+    if (listedNumbers.has(task.issue) || task.state === "running") continue;
+    const issue = await gh.getIssue(task.issue);
+    if (!issue) ended.push({ taskId: task.id, why: "the issue was deleted or transferred", merged: false });
+    else if (issue.state === "closed") ended.push({ taskId: task.id, why: "the issue was closed", merged: false });
+    else ended.push({ taskId: task.id, why: `the \`${config.triggerLabel}\` label was removed`, merged: false });
+  }
+
+  const repairDrift = async (final: Ledger) => {
+    for (const raw of listed) {
+      const task = openTaskForIssue(final, raw.number);
+      const labels = (raw.labels ?? []).map((l) => (typeof l === "string" ? l : (l.name ?? "")));
+      const { add, remove } = stateLabelChanges(labels, task?.state);
+      if (!add.length && !remove.length) continue;
+      core.info(`#${raw.number}: repairing labels (+${add.join(",") || "-"} −${remove.join(",") || "-"}).`);
+      try {
+        await gh.addLabels(raw.number, add);
+        for (const name of remove) await gh.removeLabel(raw.number, name);
+      } catch (error) {
+        core.warning(`#${raw.number}: could not repair labels: ${(error as Error).message}`);
+      }
+    }
+  };
+  return { missed, ended, prs, repairDrift };
+}
+
+/** Applies the sweep's findings to the ledger draft. Pure apart from the clock. */
+export function applySweep(draft: Ledger, findings: SweepFindings, ctx: ModeContext): PlanLine[] {
+  const { config, context } = ctx.settings;
+  const now = ctx.now();
+  const lines: PlanLine[] = [];
+  const move = (task: Task, to: Task["state"], reason: string) => {
+    transition(task, { to, actor: "aegis", reason, now, runId: context.runId });
+    lines.push({ issue: task.issue, decision: to, detail: `task ${task.id}: ${reason}` });
+  };
+  for (const { taskId, merged, closed } of findings.prs) {
+    const task = findTask(draft, taskId);
+    if (!task || !(task.state === "pr-open" || task.state === "reviewed")) continue;
+    if (merged) {
+      task.pr = { ...task.pr!, merged: true };
+      move(task, "done", `pull request #${task.pr.number} was merged`);
+    } else if (closed) {
+      move(task, "cancelled", `pull request #${task.pr!.number} was closed without merging`);
+    }
+  }
+  for (const { taskId, why } of findings.ended) {
+    const task = findTask(draft, taskId);
+    if (task && OPEN_STATES.includes(task.state) && task.state !== "running") move(task, "cancelled", why);
+  }
+  const limitMs = (config.run.timeoutMinutes + RUNNER_GRACE_MINUTES) * 60_000;
+  for (const task of draft.tasks.filter((t) => t.state === "running")) {
+    const attempt = task.attempts[task.attempts.length - 1];
+    if (!attempt || attempt.endedAt || Date.parse(now) - Date.parse(attempt.startedAt) <= limitMs) continue;
+    attempt.endedAt = now;
+    attempt.outcome = "lost";
+    attempt.reason = `no result ${config.run.timeoutMinutes + RUNNER_GRACE_MINUTES} minutes after the claim: the runner died or the job was cancelled`;
+    if (task.attempts.length < config.run.maxAttempts) move(task, "queued", `${attempt.reason}; retrying`);
+    else move(task, "failed", `${attempt.reason}; no attempts left`);
+  }
+  return lines;
+}
