@@ -7,9 +7,13 @@ import { join } from "node:path";
 const ncc = join("node_modules", ".bin", "ncc");
 function bundle(entry, outDir) {
   rmSync(outDir, { recursive: true, force: true });
-  execFileSync(ncc, ["build", entry, "-o", outDir, "--minify", "--no-source-map-register", "--license", "licenses.txt", "-q"], {
-    stdio: "inherit",
-  });
+  execFileSync(
+    ncc,
+    ["build", entry, "-o", outDir, "--minify", "--no-source-map-register", "--license", "licenses.txt", "-q"],
+    {
+      stdio: "inherit",
+    },
+  );
 }
 
 // `node scripts/build.mjs` builds both; `action` or `hooks` builds one of them.
@@ -20,7 +24,9 @@ if (!only || only === "action") bundle("src/index.ts", "dist");
 const hookSrc = join("src", "hooks", "entries");
 if ((!only || only === "hooks") && existsSync(hookSrc)) {
   rmSync(join("hooks", "bin"), { recursive: true, force: true });
-  for (const file of readdirSync(hookSrc).filter((f) => f.endsWith(".ts")).sort()) {
+  for (const file of readdirSync(hookSrc)
+    .filter((f) => f.endsWith(".ts"))
+    .sort()) {
     bundle(join(hookSrc, file), join("hooks", "bin", file.replace(/\.ts$/, "")));
   }
 }

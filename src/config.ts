@@ -4,9 +4,14 @@
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
 
-const posInt = (what = "a positive integer") => z.int({ error: `expected ${what}` }).positive({ error: `expected ${what}` });
-const nonNegInt = (what = "a non-negative integer") => z.int({ error: `expected ${what}` }).min(0, { error: `expected ${what}` });
-const usd = () => z.number({ error: "expected an amount in USD (a number ≥ 0)" }).min(0, { error: "expected an amount in USD (a number ≥ 0)" });
+const posInt = (what = "a positive integer") =>
+  z.int({ error: `expected ${what}` }).positive({ error: `expected ${what}` });
+const nonNegInt = (what = "a non-negative integer") =>
+  z.int({ error: `expected ${what}` }).min(0, { error: `expected ${what}` });
+const usd = () =>
+  z
+    .number({ error: "expected an amount in USD (a number ≥ 0)" })
+    .min(0, { error: "expected an amount in USD (a number ≥ 0)" });
 const label = () =>
   z
     .string({ error: "expected a label name" })
@@ -20,11 +25,9 @@ export const AUTHORITIES = ["auto_safe", "proposed"] as const;
 export type Authority = (typeof AUTHORITIES)[number];
 
 const category = () =>
-  z
-    .string({ error: "expected a category name" })
-    .regex(/^[a-z0-9][a-z0-9-]{0,30}$/, {
-      error: "expected a category of lowercase letters, digits and dashes (it becomes part of a branch name)",
-    });
+  z.string({ error: "expected a category name" }).regex(/^[a-z0-9][a-z0-9-]{0,30}$/, {
+    error: "expected a category of lowercase letters, digits and dashes (it becomes part of a branch name)",
+  });
 
 const labelRule = z.strictObject({
   category: category(),
@@ -46,16 +49,27 @@ const caps = z.strictObject({
 });
 
 const run = z.strictObject({
-  maxTurns: posInt().default(25).describe("Turn limit of a session; raised to 40/50 when the issue names a file over 800/1,500 lines."),
-  timeoutMinutes: posInt().default(30).describe("Wall-clock limit of a session; the process group is killed."),
+  maxTurns: posInt()
+    .default(25)
+    .describe("Turn limit of a session; raised to 40/50 when the issue names a file over 800/1,500 lines."),
+  timeoutMinutes: posInt()
+    .default(30)
+    .describe("Wall-clock limit of a session; the process group is killed."),
   maxAttempts: posInt().default(2).describe("Attempts per task, counting retries of transient failures."),
-  testCommand: z.string({ error: "expected a shell command" }).default("").describe("Run on the base and the branch; a pass→fail regression opens no PR."),
+  testCommand: z
+    .string({ error: "expected a shell command" })
+    .default("")
+    .describe("Run on the base and the branch; a pass→fail regression opens no PR."),
   protectedPaths: z
     .array(z.string({ error: "expected a path glob" }).min(1), { error: "expected a list of path globs" })
     .default([])
     .describe("Globs the change may not touch, added to the built-in list."),
-  maxChangedFiles: posInt().default(100).describe("Most files a change may touch before the push is refused."),
-  maxDiffBytes: posInt().default(1_000_000).describe("Largest diff (bytes) a change may have before the push is refused."),
+  maxChangedFiles: posInt()
+    .default(100)
+    .describe("Most files a change may touch before the push is refused."),
+  maxDiffBytes: posInt()
+    .default(1_000_000)
+    .describe("Largest diff (bytes) a change may have before the push is refused."),
 });
 
 const budgets = z.strictObject({
@@ -70,14 +84,20 @@ const review = z.strictObject({
 });
 
 const breaker = z.strictObject({
-  threshold: posInt().default(3).describe("Consecutive infrastructure failures (auth, API) that stop claiming."),
+  threshold: posInt()
+    .default(3)
+    .describe("Consecutive infrastructure failures (auth, API) that stop claiming."),
 });
 
 export const configSchema = z
   .strictObject({
     triggerLabel: label().default("aegis").describe("Label that asks aegis to work on an issue."),
-    approvalLabel: label().default("aegis-approved").describe("Label by which a maintainer approves proposed work."),
-    revertLabel: label().default("aegis-revert").describe("Label on a merged aegis PR that opens a revert PR."),
+    approvalLabel: label()
+      .default("aegis-approved")
+      .describe("Label by which a maintainer approves proposed work."),
+    revertLabel: label()
+      .default("aegis-revert")
+      .describe("Label on a merged aegis PR that opens a revert PR."),
     labels: z
       .record(label(), labelRule, { error: "expected a map of label → { category, authority }" })
       .default({ ...DEFAULT_LABEL_MAP })
@@ -143,14 +163,21 @@ export function parseConfig(text: string | undefined, file = ".github/aegis.yml"
   }
   if (raw === null || raw === undefined) raw = {};
   if (typeof raw !== "object" || Array.isArray(raw)) {
-    throw new ConfigError(`Invalid configuration in ${file}: expected a mapping of keys at the top level, got ${describeInput(raw)}`);
+    throw new ConfigError(
+      `Invalid configuration in ${file}: expected a mapping of keys at the top level, got ${describeInput(raw)}`,
+    );
   }
   const result = configSchema.safeParse(raw, { reportInput: true });
   if (!result.success) throw new ConfigError(formatIssues(result.error.issues, file));
   const config = result.data;
-  for (const [name, value] of Object.entries({ triggerLabel: config.triggerLabel, approvalLabel: config.approvalLabel })) {
+  for (const [name, value] of Object.entries({
+    triggerLabel: config.triggerLabel,
+    approvalLabel: config.approvalLabel,
+  })) {
     if (config.labels[value] !== undefined) {
-      throw new ConfigError(`Invalid configuration in ${file}:\n  ${name}: "${value}" is also in labels; use a label of its own`);
+      throw new ConfigError(
+        `Invalid configuration in ${file}:\n  ${name}: "${value}" is also in labels; use a label of its own`,
+      );
     }
   }
   return deepFreeze(config);

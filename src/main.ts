@@ -3,7 +3,9 @@ import * as core from "@actions/core";
 import { GitHub, statusOf } from "./adapters/github.js";
 import { LedgerStore } from "./adapters/ledger-store.js";
 import type { ModeContext } from "./modes/context.js";
+import { digest } from "./modes/digest.js";
 import { plan } from "./modes/plan.js";
+import { review } from "./modes/review.js";
 import { loadConfig, makeSettings, readContext, readInputs } from "./settings.js";
 
 export async function run(): Promise<void> {
@@ -16,11 +18,14 @@ export async function run(): Promise<void> {
       owner: context.owner,
       repo: context.repo,
       dryRun: inputs.dryRun,
-      ...(process.env.AEGIS_TEST_FAST_RETRY ? { maxRetries: 4 } : {}),
     });
-    const config = await loadConfig(context.workspace, inputs.configPath, () => fetchConfig(gh, inputs.configPath));
+    const config = await loadConfig(context.workspace, inputs.configPath, () =>
+      fetchConfig(gh, inputs.configPath),
+    );
     const settings = makeSettings(inputs, context, config);
-    core.debug(`Settings: ${JSON.stringify({ ...settings, githubToken: "***", anthropicApiKey: "***", openaiApiKey: "***", context: { ...context, payload: "…" } })}`);
+    core.debug(
+      `Settings: ${JSON.stringify({ ...settings, githubToken: "***", anthropicApiKey: "***", openaiApiKey: "***", context: { ...context, payload: "…" } })}`,
+    );
     const now = () => new Date(Date.now() + clockSkewMs()).toISOString();
     const store = new LedgerStore({ gh, branch: settings.stateBranch, now, dryRun: settings.dryRun });
     const ctx: ModeContext = { settings, gh, store, now };
@@ -29,10 +34,18 @@ export async function run(): Promise<void> {
       case "plan":
         await plan(ctx);
         break;
+      case "review":
+        await review(ctx);
+        break;
+      case "digest":
+        await digest(ctx);
+        break;
       default:
         throw new Error(`mode ${settings.mode} is not available in this version of aegis`);
     }
-    core.info(`GitHub API calls: ${gh.calls} (${gh.stats.http} HTTP requests, ${gh.stats.retries} rate-limit waits).`);
+    core.info(
+      `GitHub API calls: ${gh.calls} (${gh.stats.http} HTTP requests, ${gh.stats.retries} rate-limit waits).`,
+    );
   } catch (error) {
     core.setFailed(error instanceof Error ? error.message : `aegis failed: ${String(error)}`);
   }

@@ -33,13 +33,19 @@ export const INPUT_NAMES = {
 
 const semver = /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
 const optionalUrl = (hint: string) =>
-  z.string().refine((v) => v === "" || /^https?:\/\/[^\s]+$/.test(v), { error: `expected an http(s) URL ${hint}` });
+  z
+    .string()
+    .refine((v) => v === "" || /^https?:\/\/[^\s]+$/.test(v), { error: `expected an http(s) URL ${hint}` });
 // Branch names go on git command lines and into API paths: keep them to a safe alphabet.
-const branchName = z.string().regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,100}$/, { error: "expected a branch name" });
+const branchName = z
+  .string()
+  .regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,100}$/, { error: "expected a branch name" });
 
 const inputsSchema = z.object({
   mode: z.enum(MODES, { error: `expected one of ${MODES.join(", ")}` }),
-  task: z.string().regex(/^$|^[0-9]+-[0-9]+$/, { error: "expected a task id from the plan's `tasks` output, like 42-7" }),
+  task: z
+    .string()
+    .regex(/^$|^[0-9]+-[0-9]+$/, { error: "expected a task id from the plan's `tasks` output, like 42-7" }),
   githubToken: z.string().min(1, { error: "expected a token (the default is the workflow's github.token)" }),
   anthropicApiKey: z.string(),
   anthropicBaseUrl: optionalUrl("(the API root, without /v1)").refine((v) => !/\/v1\/?$/.test(v), {
@@ -52,7 +58,9 @@ const inputsSchema = z.object({
   configPath: z
     .string()
     .min(1)
-    .refine((v) => !v.startsWith("/") && !v.split("/").includes(".."), { error: "expected a path inside the repository" }),
+    .refine((v) => !v.startsWith("/") && !v.split("/").includes(".."), {
+      error: "expected a path inside the repository",
+    }),
   stateBranch: branchName,
   claudeVersion: z.string().regex(semver, { error: "expected an exact version like 2.1.330" }),
   claudeExecutable: z.string(),
@@ -60,7 +68,9 @@ const inputsSchema = z.object({
   codexExecutable: z.string(),
   model: z.string().regex(/^[A-Za-z0-9._:@/-]*$/, { error: "expected a model name" }),
   reviewModel: z.string().regex(/^[A-Za-z0-9._:@/-]*$/, { error: "expected a model name" }),
-  dryRun: z.enum(["true", "false", "True", "False", "TRUE", "FALSE"], { error: "expected true or false" }).transform((v) => v.toLowerCase() === "true"),
+  dryRun: z
+    .enum(["true", "false", "True", "False", "TRUE", "FALSE"], { error: "expected true or false" })
+    .transform((v) => v.toLowerCase() === "true"),
 });
 export type Inputs = z.output<typeof inputsSchema>;
 
@@ -105,7 +115,9 @@ export function readInputs(get: (name: string) => string): Inputs {
   }
   const inputs = result.data;
   if (["run", "review"].includes(inputs.mode) && inputs.task === "") {
-    throw new InputError(`input \`task\`: mode ${inputs.mode} needs a task id (pass \${{ matrix.task }} from the plan's \`tasks\` output)`);
+    throw new InputError(
+      `input \`task\`: mode ${inputs.mode} needs a task id (pass \${{ matrix.task }} from the plan's \`tasks\` output)`,
+    );
   }
   return inputs;
 }
@@ -113,13 +125,17 @@ export function readInputs(get: (name: string) => string): Inputs {
 export function readContext(env: NodeJS.ProcessEnv = process.env): RunContext {
   const repository = env.GITHUB_REPOSITORY ?? "";
   const [owner, repo] = repository.split("/");
-  if (!owner || !repo) throw new InputError(`GITHUB_REPOSITORY must be owner/name, got ${JSON.stringify(repository)}`);
+  if (!owner || !repo)
+    throw new InputError(`GITHUB_REPOSITORY must be owner/name, got ${JSON.stringify(repository)}`);
   let payload: Record<string, unknown> = {};
   if (env.GITHUB_EVENT_PATH) {
     try {
       payload = JSON.parse(readFileSync(env.GITHUB_EVENT_PATH, "utf8")) as Record<string, unknown>;
     } catch (error) {
-      throw new InputError(`Could not read the event payload at GITHUB_EVENT_PATH (${(error as Error).message})`, { cause: error });
+      throw new InputError(
+        `Could not read the event payload at GITHUB_EVENT_PATH (${(error as Error).message})`,
+        { cause: error },
+      );
     }
   }
   const here = dirname(fileURLToPath(import.meta.url));
@@ -172,6 +188,7 @@ export async function loadConfig(
 }
 
 export function makeSettings(inputs: Inputs, context: RunContext, config: Config): Settings {
-  for (const secret of [inputs.githubToken, inputs.anthropicApiKey, inputs.openaiApiKey]) if (secret) core.setSecret(secret);
+  for (const secret of [inputs.githubToken, inputs.anthropicApiKey, inputs.openaiApiKey])
+    if (secret) core.setSecret(secret);
   return deepFreeze({ ...inputs, context, config });
 }

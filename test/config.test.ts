@@ -80,15 +80,27 @@ describe("config errors name the field and the expected form", () => {
     ["run: { testCommand: 5 }", "run.testCommand: expected a shell command, got 5"],
     ["run: { protectedPaths: docs }", 'run.protectedPaths: expected a list of path globs, got "docs"'],
     ["budgets: { dailyUsd: -1 }", "budgets.dailyUsd: expected an amount in USD (a number ≥ 0), got -1"],
-    ["budgets: { perTaskUsd: lots }", 'budgets.perTaskUsd: expected an amount in USD (a number ≥ 0), got "lots"'],
+    [
+      "budgets: { perTaskUsd: lots }",
+      'budgets.perTaskUsd: expected an amount in USD (a number ≥ 0), got "lots"',
+    ],
     ["review: { maxFindings: 0 }", "review.maxFindings: expected a positive integer, got 0"],
     ["minBodyLength: -1", "minBodyLength: expected a non-negative integer, got -1"],
     ["triggerLabel: ''", 'triggerLabel: expected a non-empty label name, got ""'],
     ["skipLabels: wishlist", 'skipLabels: expected a list of label names, got "wishlist"'],
     ["allowedBots: [1]", "allowedBots.0: expected a label name, got 1"],
-    ["labels: { bug: { category: Bug Fix, authority: proposed } }", "labels.bug.category: expected a category of lowercase letters"],
-    ["labels: { bug: { category: bugfix, authority: yolo } }", 'labels.bug.authority: expected one of auto_safe, proposed, got "yolo"'],
-    ["labels: { bug: { category: bugfix } }", "labels.bug.authority: expected one of auto_safe, proposed, got nothing"],
+    [
+      "labels: { bug: { category: Bug Fix, authority: proposed } }",
+      "labels.bug.category: expected a category of lowercase letters",
+    ],
+    [
+      "labels: { bug: { category: bugfix, authority: yolo } }",
+      'labels.bug.authority: expected one of auto_safe, proposed, got "yolo"',
+    ],
+    [
+      "labels: { bug: { category: bugfix } }",
+      "labels.bug.authority: expected one of auto_safe, proposed, got nothing",
+    ],
     ["labels: [bug]", "labels: expected a map of label → { category, authority }"],
     ["models: { docs: 3 }", "models.docs: expected a model name, got 3"],
     ["cap: { running: 1 }", '(top level): unknown key "cap"'],
@@ -119,7 +131,9 @@ describe("the committed JSON Schema", () => {
   });
 
   it("describes every top-level key with defaults", () => {
-    const schema = configJsonSchema() as { properties: Record<string, { default?: unknown; description?: string }> };
+    const schema = configJsonSchema() as {
+      properties: Record<string, { default?: unknown; description?: string }>;
+    };
     expect(schema.properties.caps?.default).toEqual({ pendingPerRepo: 5, running: 2 });
     for (const [key, value] of Object.entries(schema.properties)) {
       expect(value.description ?? (value as { properties?: unknown }).properties, key).toBeTruthy();

@@ -4,6 +4,7 @@ import * as core from "@actions/core";
 import { getOctokit } from "@actions/github";
 import { retry } from "@octokit/plugin-retry";
 import { throttling } from "@octokit/plugin-throttling";
+import Bottleneck from "bottleneck";
 
 export type Octokit = ReturnType<typeof getOctokit>;
 export type Permission = "admin" | "maintain" | "write" | "triage" | "read" | "none";
@@ -53,16 +54,35 @@ export class GitHub {
       options.token,
       {
         baseUrl: options.apiUrl.replace(/\/+$/, ""),
-        request: { fetch: countingFetch, retries: maxRetries },
-        retry: { doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451] },
+        request: { fetch: countingFetch },
+        // 409 joins the defaults: it is the ledger's compare-and-swap saying "re-read", not a fault.
+        retry: { doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451], retries: maxRetries },
         throttle: {
-          onRateLimit: (retryAfter: number, opts: { method: string; url: string }, _o: unknown, count: number) => {
-            core.warning(`GitHub rate limit hit on ${opts.method} ${opts.url}; waiting ${retryAfter}s (retry ${count + 1}).`);
+          // Octokit spaces writes a second apart by default, which suits bulk clients. A job
+          // here makes a handful of writes; serialising them is enough, and a secondary rate
+          // limit, should one come, is honoured through retry-after below.
+          write: new Bottleneck.Group({ id: "aegis-write", maxConcurrent: 1, minTime: 0 }),
+          onRateLimit: (
+            retryAfter: number,
+            opts: { method: string; url: string },
+            _o: unknown,
+            count: number,
+          ) => {
+            core.warning(
+              `GitHub rate limit hit on ${opts.method} ${opts.url}; waiting ${retryAfter}s (retry ${count + 1}).`,
+            );
             stats.retries += 1;
             return count < maxRetries;
           },
-          onSecondaryRateLimit: (retryAfter: number, opts: { method: string; url: string }, _o: unknown, count: number) => {
-            core.warning(`GitHub secondary rate limit on ${opts.method} ${opts.url}; waiting ${retryAfter}s (retry ${count + 1}).`);
+          onSecondaryRateLimit: (
+            retryAfter: number,
+            opts: { method: string; url: string },
+            _o: unknown,
+            count: number,
+          ) => {
+            core.warning(
+              `GitHub secondary rate limit on ${opts.method} ${opts.url}; waiting ${retryAfter}s (retry ${count + 1}).`,
+            );
             stats.retries += 1;
             return count < maxRetries;
           },
@@ -105,7 +125,9 @@ export class GitHub {
         username: login,
       });
       const role = (data.role_name ?? data.permission) as string;
-      permission = (["admin", "maintain", "write", "triage", "read"].includes(role) ? role : data.permission) as Permission;
+      permission = (
+        ["admin", "maintain", "write", "triage", "read"].includes(role) ? role : data.permission
+      ) as Permission;
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
     }
@@ -118,7 +140,11 @@ export class GitHub {
   /** The issue, or undefined when it was deleted or transferred (404/410). */
   async getIssue(issueNumber: number) {
     try {
-      const { data } = await this.octokit.rest.issues.get({ owner: this.owner, repo: this.repo, issue_number: issueNumber });
+      const { data } = await this.octokit.rest.issues.get({
+        owner: this.owner,
+        repo: this.repo,
+        issue_number: issueNumber,
+      });
       return data;
     } catch (error) {
       if ([404, 410].includes(statusOf(error))) return undefined;
@@ -144,14 +170,24 @@ export class GitHub {
 
   async addLabels(issueNumber: number, labels: string[]): Promise<void> {
     if (labels.length === 0 || this.skipWrite(`label #${issueNumber} ${labels.join(", ")}`)) return;
-    await this.octokit.rest.issues.addLabels({ owner: this.owner, repo: this.repo, issue_number: issueNumber, labels });
+    await this.octokit.rest.issues.addLabels({
+      owner: this.owner,
+      repo: this.repo,
+      issue_number: issueNumber,
+      labels,
+    });
   }
 
   /** Removing a label that is not there is not an error. */
   async removeLabel(issueNumber: number, name: string): Promise<void> {
     if (this.skipWrite(`remove ${name} from #${issueNumber}`)) return;
     try {
-      await this.octokit.rest.issues.removeLabel({ owner: this.owner, repo: this.repo, issue_number: issueNumber, name });
+      await this.octokit.rest.issues.removeLabel({
+        owner: this.owner,
+        repo: this.repo,
+        issue_number: issueNumber,
+        name,
+      });
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
     }
@@ -168,7 +204,8 @@ export class GitHub {
       this.labelNames = new Set(all.map((l) => l.name.toLowerCase()));
     }
     for (const def of defs) {
-      if (this.labelNames.has(def.name.toLowerCase()) || this.skipWrite(`create the label ${def.name}`)) continue;
+      if (this.labelNames.has(def.name.toLowerCase()) || this.skipWrite(`create the label ${def.name}`))
+        continue;
       try {
         await this.octokit.rest.issues.createLabel({ owner: this.owner, repo: this.repo, ...def });
       } catch (error) {
@@ -208,7 +245,12 @@ export class GitHub {
     }
     if (id !== undefined) {
       try {
-        await this.octokit.rest.issues.updateComment({ owner: this.owner, repo: this.repo, comment_id: id, body: text });
+        await this.octokit.rest.issues.updateComment({
+          owner: this.owner,
+          repo: this.repo,
+          comment_id: id,
+          body: text,
+        });
         return id;
       } catch (error) {
         if (statusOf(error) !== 404) throw error;
@@ -220,7 +262,11 @@ export class GitHub {
   async deleteComment(commentId: number): Promise<void> {
     if (this.skipWrite(`delete comment ${commentId}`)) return;
     try {
-      await this.octokit.rest.issues.deleteComment({ owner: this.owner, repo: this.repo, comment_id: commentId });
+      await this.octokit.rest.issues.deleteComment({
+        owner: this.owner,
+        repo: this.repo,
+        comment_id: commentId,
+      });
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
     }
@@ -241,10 +287,28 @@ export class GitHub {
     for (const event of events) {
       const name = (event as { label?: { name?: string } }).label?.name;
       if (!name) continue;
-      if (event.event === "labeled" && event.actor) actors.set(name.toLowerCase(), { login: event.actor.login, at: event.created_at });
+      if (event.event === "labeled" && event.actor)
+        actors.set(name.toLowerCase(), { login: event.actor.login, at: event.created_at });
       if (event.event === "unlabeled") actors.delete(name.toLowerCase());
     }
     return actors;
+  }
+
+  // ---- pull requests -----------------------------------------------------------------------
+
+  /** The pull request (head, base, state, labels), or undefined when it does not exist (404). */
+  async getPull(pullNumber: number) {
+    try {
+      const { data } = await this.octokit.rest.pulls.get({
+        owner: this.owner,
+        repo: this.repo,
+        pull_number: pullNumber,
+      });
+      return data;
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
   }
 }
 
@@ -259,7 +323,8 @@ export function adviseOnError(error: unknown): unknown {
   const message = (error as Error | null)?.message ?? String(error);
   let advice = "";
   if (status === 401) {
-    advice = "The GitHub token was refused (401): check the `github-token` input and that the secret it names exists.";
+    advice =
+      "The GitHub token was refused (401): check the `github-token` input and that the secret it names exists.";
   } else if (status === 403 && /not accessible by integration|permission/i.test(message)) {
     advice =
       "The workflow token lacks a permission (403). Give the job `permissions:` with `issues: write`, `pull-requests: write` and `contents: write` (see examples/aegis.yml).";

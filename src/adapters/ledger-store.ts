@@ -8,7 +8,14 @@
 // ref), so it never carries a copy of the code.
 import * as core from "@actions/core";
 import { compactLedger } from "../core/lifecycle.js";
-import { emptyLedger, LEDGER_FILE, type Ledger, LedgerError, parseLedger, serializeLedger } from "../core/ledger.js";
+import {
+  emptyLedger,
+  LEDGER_FILE,
+  type Ledger,
+  LedgerError,
+  parseLedger,
+  serializeLedger,
+} from "../core/ledger.js";
 import { type GitHub, statusOf } from "./github.js";
 
 export interface LedgerSnapshot {
@@ -69,13 +76,20 @@ export class LedgerStore {
     const { octokit, owner, repo } = this.gh;
     let data;
     try {
-      ({ data } = await octokit.rest.repos.getContent({ owner, repo, path: LEDGER_FILE, ref: `refs/heads/${this.branch}` }));
+      ({ data } = await octokit.rest.repos.getContent({
+        owner,
+        repo,
+        path: LEDGER_FILE,
+        ref: `refs/heads/${this.branch}`,
+      }));
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
       return { ledger: emptyLedger(this.now()), sha: undefined, branchExists: await this.branchExists() };
     }
     if (Array.isArray(data) || data.type !== "file") {
-      throw new LedgerError(`${LEDGER_FILE} on ${this.where} is not a file. Remove it by hand; aegis will not overwrite it.`);
+      throw new LedgerError(
+        `${LEDGER_FILE} on ${this.where} is not a file. Remove it by hand; aegis will not overwrite it.`,
+      );
     }
     let text: string;
     if (data.encoding === "base64" && (data.content || data.size === 0)) {
@@ -90,7 +104,11 @@ export class LedgerStore {
 
   private async branchExists(): Promise<boolean> {
     try {
-      await this.gh.octokit.rest.git.getRef({ owner: this.gh.owner, repo: this.gh.repo, ref: `heads/${this.branch}` });
+      await this.gh.octokit.rest.git.getRef({
+        owner: this.gh.owner,
+        repo: this.gh.repo,
+        ref: `heads/${this.branch}`,
+      });
       return true;
     } catch (error) {
       if (statusOf(error) === 404) return false;
@@ -104,7 +122,11 @@ export class LedgerStore {
    * decide from the ledger it is given (check before it adds or moves) — then a retried or
    * duplicated write can never apply a change twice.
    */
-  async update<T>(message: string, mutate: (draft: Ledger) => T, start?: LedgerSnapshot): Promise<UpdateResult<T>> {
+  async update<T>(
+    message: string,
+    mutate: (draft: Ledger) => T,
+    start?: LedgerSnapshot,
+  ): Promise<UpdateResult<T>> {
     let conflicts = 0;
     // A caller that already read the ledger to prepare side effects passes its snapshot: the
     // first attempt then costs no extra read, and a stale snapshot just means one conflict.
@@ -115,7 +137,8 @@ export class LedgerStore {
       const before = serializeLedger(snapshot.ledger);
       const draft = structuredClone(snapshot.ledger);
       const result = mutate(draft);
-      if (serializeLedger(draft) === before) return { ledger: snapshot.ledger, result, written: false, conflicts };
+      if (serializeLedger(draft) === before)
+        return { ledger: snapshot.ledger, result, written: false, conflicts };
       draft.updatedAt = this.now();
       const archived = compactLedger(draft, draft.updatedAt);
       if (archived) core.info(`Ledger: archived ${archived} finished task(s) into daily rollups.`);
@@ -176,7 +199,12 @@ export class LedgerStore {
       parents: [],
     });
     try {
-      await octokit.rest.git.createRef({ owner, repo, ref: `refs/heads/${this.branch}`, sha: commit.data.sha });
+      await octokit.rest.git.createRef({
+        owner,
+        repo,
+        ref: `refs/heads/${this.branch}`,
+        sha: commit.data.sha,
+      });
       core.info(`Created the ledger branch ${this.branch}.`);
       return true;
     } catch (error) {

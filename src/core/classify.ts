@@ -45,7 +45,8 @@ export interface IssueFacts {
 export function skipReason(issue: IssueFacts, config: Config): string | undefined {
   const present = new Set(issue.labels.map((l) => l.toLowerCase()));
   const skip = config.skipLabels.find((l) => present.has(l.toLowerCase()));
-  if (skip) return `it carries the \`${skip}\` label, which aegis leaves alone (remove it and re-add \`${config.triggerLabel}\` to proceed)`;
+  if (skip)
+    return `it carries the \`${skip}\` label, which aegis leaves alone (remove it and re-add \`${config.triggerLabel}\` to proceed)`;
   if (issue.assignees.length > 0) {
     return `it is assigned to ${issue.assignees.map((a) => `@${a}`).join(", ")}; aegis does not take work a person has claimed`;
   }
@@ -59,7 +60,9 @@ export function skipReason(issue: IssueFacts, config: Config): string | undefine
 /** `Depends on #12`, `Blocked by #3, #4` in the body: issues whose tasks must be done first. */
 export function dependenciesOf(body: string, self: number): number[] {
   const found = new Set<number>();
-  for (const match of body.matchAll(/\b(?:depends\s+on|blocked\s+by)\s*:?\s*((?:#\d+(?:\s*(?:,|and)\s*)?)+)/gi)) {
+  for (const match of body.matchAll(
+    /\b(?:depends\s+on|blocked\s+by)\s*:?\s*((?:#\d+(?:\s*(?:,|and)\s*)?)+)/gi,
+  )) {
     for (const ref of match[1]!.matchAll(/#(\d+)/g)) {
       const n = Number(ref[1]);
       if (n > 0 && n !== self) found.add(n);

@@ -4,8 +4,18 @@
 import type { Config } from "../config.js";
 import { classify, dependenciesOf, priorityOf, skipReason } from "./classify.js";
 import type { Ledger, Task } from "./ledger.js";
-import { addTask, countIn, normalizeTitle, OPEN_STATES, openTaskForIssue, PENDING_STATES, round, transition } from "./lifecycle.js";
-import { namedPathsIn } from "./paths.js";
+import {
+  addTask,
+  countIn,
+  normalizeTitle,
+  OPEN_STATES,
+  openTaskForIssue,
+  PENDING_STATES,
+  round,
+  transition,
+} from "./lifecycle.js";
+import { namedPaths } from "./brief.js";
+import { sanitizeUntrusted } from "./sanitize.js";
 
 export type Permission = "admin" | "maintain" | "write" | "triage" | "read" | "none";
 
@@ -41,7 +51,6 @@ export function issueViewOf(raw: RawIssue): IssueView {
     assignees: (raw.assignees ?? []).map((a) => a.login),
   };
 }
-
 
 export function canApprove(permission: Permission): boolean {
   return permission === "admin" || permission === "maintain" || permission === "write";
@@ -111,10 +120,15 @@ export function intake(ledger: Ledger, issue: IssueView, sender: Sender, ctx: In
       requestedBy: sender.login,
       needsApproval,
       dependsOn: dependenciesOf(issue.body, issue.number),
-      predictedFiles: namedPathsIn(issue.body).slice(0, 50),
+      predictedFiles: namedPaths(sanitizeUntrusted(issue.body, { maxBytes: 65_536 }), 50),
     },
     state,
-    { actor: sender.login, reason: approved ? `${why}; approved by @${ctx.approvedBy!.login}` : why, now, runId: ctx.runId },
+    {
+      actor: sender.login,
+      reason: approved ? `${why}; approved by @${ctx.approvedBy!.login}` : why,
+      now,
+      runId: ctx.runId,
+    },
   );
   if (approved) task.approvedBy = ctx.approvedBy;
   if (full) {
@@ -130,7 +144,12 @@ export type ApprovalDecision =
   | { kind: "noop"; task: Task; reason: string };
 
 /** The approval label was added by `sender`. */
-export function approve(ledger: Ledger, issueNumber: number, sender: Sender, ctx: { config: Config; now: string; runId: string }): ApprovalDecision {
+export function approve(
+  ledger: Ledger,
+  issueNumber: number,
+  sender: Sender,
+  ctx: { config: Config; now: string; runId: string },
+): ApprovalDecision {
   if (!canApprove(sender.permission)) {
     return {
       kind: "refused",
@@ -141,7 +160,13 @@ export function approve(ledger: Ledger, issueNumber: number, sender: Sender, ctx
   if (!task) return { kind: "no-task" };
   if (task.approvedBy === undefined) task.approvedBy = { login: sender.login, at: ctx.now };
   if (task.state === "awaiting-approval") {
-    transition(task, { to: "queued", actor: sender.login, reason: `approved by @${sender.login}`, now: ctx.now, runId: ctx.runId });
+    transition(task, {
+      to: "queued",
+      actor: sender.login,
+      reason: `approved by @${sender.login}`,
+      now: ctx.now,
+      runId: ctx.runId,
+    });
     return { kind: "approved", task };
   }
   return { kind: "noop", task, reason: `task ${task.id} is ${task.state}; the approval is recorded` };
@@ -166,24 +191,32 @@ export interface QueueResult {
 export function spendSince(ledger: Ledger, sinceIso: string): number {
   let total = 0;
   for (const task of ledger.tasks) {
-    for (const attempt of task.attempts) if ((attempt.endedAt ?? attempt.startedAt) >= sinceIso) total += attempt.costUsd ?? 0;
+    for (const attempt of task.attempts)
+      if ((attempt.endedAt ?? attempt.startedAt) >= sinceIso) total += attempt.costUsd ?? 0;
   }
   const sinceDay = sinceIso.slice(0, 10);
   for (const [day, rollup] of Object.entries(ledger.rollups)) if (day >= sinceDay) total += rollup.costUsd;
   return round(total);
 }
 
-export function budgetState(ledger: Ledger, config: Config, now: string): { spentToday: number; spentMonth: number; exhausted?: string } {
+export function budgetState(
+  ledger: Ledger,
+  config: Config,
+  now: string,
+): { spentToday: number; spentMonth: number; exhausted?: string } {
   const spentToday = spendSince(ledger, `${now.slice(0, 10)}T00:00:00Z`);
   const spentMonth = spendSince(ledger, `${now.slice(0, 7)}-01T00:00:00Z`);
   const { dailyUsd, monthlyUsd } = config.budgets;
   let exhausted: string | undefined;
-  if (dailyUsd > 0 && spentToday >= dailyUsd) exhausted = `the daily budget is spent ($${spentToday.toFixed(2)} of $${dailyUsd.toFixed(2)}); resumes after midnight UTC`;
-  else if (monthlyUsd > 0 && spentMonth >= monthlyUsd) exhausted = `the monthly budget is spent ($${spentMonth.toFixed(2)} of $${monthlyUsd.toFixed(2)}); resumes next month`;
+  if (dailyUsd > 0 && spentToday >= dailyUsd)
+    exhausted = `the daily budget is spent ($${spentToday.toFixed(2)} of $${dailyUsd.toFixed(2)}); resumes after midnight UTC`;
+  else if (monthlyUsd > 0 && spentMonth >= monthlyUsd)
+    exhausted = `the monthly budget is spent ($${spentMonth.toFixed(2)} of $${monthlyUsd.toFixed(2)}); resumes next month`;
   return { spentToday, spentMonth, ...(exhausted ? { exhausted } : {}) };
 }
 
-const byRank = (a: Task, b: Task) => a.priority - b.priority || a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id);
+const byRank = (a: Task, b: Task) =>
+  a.priority - b.priority || a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id);
 
 /**
  * Admits deferred tasks when room frees (oldest first within priority), defers queued work
@@ -219,7 +252,11 @@ export function admitAndClaim(ledger: Ledger, ctx: QueueContext): QueueResult {
     return { claimed: [], held };
   }
   if (ledger.breaker.open) {
-    for (const task of queued) held.push({ task, reason: `the circuit breaker is open: ${ledger.breaker.reason ?? "repeated failures"}` });
+    for (const task of queued)
+      held.push({
+        task,
+        reason: `the circuit breaker is open: ${ledger.breaker.reason ?? "repeated failures"}`,
+      });
     return { claimed: [], held };
   }
 
@@ -241,7 +278,13 @@ export function admitAndClaim(ledger: Ledger, ctx: QueueContext): QueueResult {
       continue;
     }
     const number = task.attempts.length + 1;
-    transition(task, { to: "running", actor, reason: `claimed for attempt ${number}`, now, runId: ctx.runId });
+    transition(task, {
+      to: "running",
+      actor,
+      reason: `claimed for attempt ${number}`,
+      now,
+      runId: ctx.runId,
+    });
     task.attempts.push({ number, runId: `${ctx.runId}/${ctx.runAttempt}`, startedAt: now });
     claimed.push(task);
   }

@@ -34,20 +34,39 @@ export interface LabelDef {
 
 export function labelDefinitions(config: Config): LabelDef[] {
   return [
-    { name: config.triggerLabel, color: "7057ff", description: "aegis: turn this issue into a reviewed pull request" },
+    {
+      name: config.triggerLabel,
+      color: "7057ff",
+      description: "aegis: turn this issue into a reviewed pull request",
+    },
     { name: config.approvalLabel, color: "0e8a16", description: "aegis: a maintainer approved this task" },
     { name: config.revertLabel, color: "b60205", description: "aegis: revert this merged pull request" },
-    ...TASK_STATES.map((state) => ({ name: stateLabel(state), color: STATE_STYLE[state][0], description: STATE_STYLE[state][1] })),
+    ...TASK_STATES.map((state) => ({
+      name: stateLabel(state),
+      color: STATE_STYLE[state][0],
+      description: STATE_STYLE[state][1],
+    })),
     { name: DUPLICATE_LABEL, color: "cfd3d7", description: "aegis: same title as an open task" },
-    { name: CONTENTION_LABEL, color: "e99695", description: "aegis: touches the same files as another open aegis PR" },
+    {
+      name: CONTENTION_LABEL,
+      color: "e99695",
+      description: "aegis: touches the same files as another open aegis PR",
+    },
     { name: NEEDS_FIX_LABEL, color: "d93f0b", description: "Codex found a critical problem" },
     { name: REVIEWED_LABEL, color: "0e8a16", description: "Codex found nothing critical" },
-    { name: REVIEW_FAILED_LABEL, color: "fbca04", description: "The Codex review could not run; see the comment" },
+    {
+      name: REVIEW_FAILED_LABEL,
+      color: "fbca04",
+      description: "The Codex review could not run; see the comment",
+    },
   ];
 }
 
 /** What to add and remove so the issue carries exactly the label of `state` (or none). */
-export function stateLabelChanges(current: readonly string[], state: TaskState | undefined): { add: string[]; remove: string[] } {
+export function stateLabelChanges(
+  current: readonly string[],
+  state: TaskState | undefined,
+): { add: string[]; remove: string[] } {
   const want = state ? stateLabel(state) : undefined;
   const ours = new Set(TASK_STATES.map((s) => stateLabel(s)));
   const remove = current.filter((l) => ours.has(l.toLowerCase()) && l.toLowerCase() !== want);

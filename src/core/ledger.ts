@@ -20,7 +20,9 @@ export const TASK_STATES = [
 ] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
-const isoTime = z.string().regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/, { error: "expected an ISO-8601 UTC time" });
+const isoTime = z
+  .string()
+  .regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/, { error: "expected an ISO-8601 UTC time" });
 const stateSchema = z.enum(TASK_STATES);
 
 // Loose objects keep fields a newer writer of the same version added: a read-modify-write by
@@ -68,7 +70,9 @@ export const taskSchema = z.looseObject({
   needsApproval: z.boolean(),
   approvedBy: z.looseObject({ login: z.string(), at: isoTime }).optional(),
   branch: z.string().optional(),
-  pr: z.looseObject({ number: z.int().positive(), url: z.string(), merged: z.boolean().optional() }).optional(),
+  pr: z
+    .looseObject({ number: z.int().positive(), url: z.string(), merged: z.boolean().optional() })
+    .optional(),
   attempts: z.array(attemptSchema),
   costUsd: z.number().min(0),
   turns: z.number().min(0),
@@ -78,7 +82,12 @@ export const taskSchema = z.looseObject({
   deferredReason: z.string().optional(),
   statusCommentId: z.int().positive().optional(),
   review: z
-    .looseObject({ verdict: z.string(), at: isoTime, critical: z.int().min(0).optional(), findings: z.int().min(0).optional() })
+    .looseObject({
+      verdict: z.string(),
+      at: isoTime,
+      critical: z.int().min(0).optional(),
+      findings: z.int().min(0).optional(),
+    })
     .optional(),
   history: z.array(transitionSchema).min(1),
 });
@@ -135,9 +144,12 @@ export function parseLedger(text: string, where: string): Ledger {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new LedgerError(`The ledger ${LEDGER_FILE} on ${where} is not valid JSON (${(error as Error).message}). ${advice}`, {
-      cause: error,
-    });
+    throw new LedgerError(
+      `The ledger ${LEDGER_FILE} on ${where} is not valid JSON (${(error as Error).message}). ${advice}`,
+      {
+        cause: error,
+      },
+    );
   }
   const version = (raw as { version?: unknown } | null)?.version;
   if (version !== LEDGER_VERSION) {

@@ -50,7 +50,9 @@ export interface TransitionInput {
 /** Moves a task, appending to its history. Illegal moves throw: they are bugs, not user errors. */
 export function transition(task: Task, input: TransitionInput): void {
   if (!canTransition(task.state, input.to)) {
-    throw new TransitionError(`task ${task.id}: cannot move from ${task.state} to ${input.to} (${input.reason})`);
+    throw new TransitionError(
+      `task ${task.id}: cannot move from ${task.state} to ${input.to} (${input.reason})`,
+    );
   }
   task.history.push({
     at: input.now,
@@ -148,7 +150,8 @@ export function compactLedger(ledger: Ledger, now: string, keepDays = 8, rollupD
   let archived = 0;
   for (const task of ledger.tasks) {
     const endedMs = Date.parse(task.updatedAt);
-    const finished = TERMINAL_STATES.includes(task.state) || task.state === "failed" || task.state === "blocked";
+    const finished =
+      TERMINAL_STATES.includes(task.state) || task.state === "failed" || task.state === "blocked";
     if (finished && nowMs - endedMs > keepDays * DAY_MS && TERMINAL_STATES.includes(task.state)) {
       const day = task.updatedAt.slice(0, 10);
       const rollup = (ledger.rollups[day] ??= { done: 0, failed: 0, blocked: 0, cancelled: 0, costUsd: 0 });

@@ -6,13 +6,15 @@ export const STATUS_MARKER = "<!-- aegis:status -->";
 export const NOTICE_MARKER = "<!-- aegis:notice -->";
 
 const NEXT_STEP: Partial<Record<Task["state"], (task: Task, config: Config) => string>> = {
-  "awaiting-approval": (_t, c) => `A maintainer (write, maintain or admin) approves by adding the \`${c.approvalLabel}\` label.`,
+  "awaiting-approval": (_t, c) =>
+    `A maintainer (write, maintain or admin) approves by adding the \`${c.approvalLabel}\` label.`,
   queued: () => "Waiting for a runner; the next plan claims it.",
   deferred: (t) => `Held: ${t.deferredReason ?? "over a cap"}.`,
   running: () => "A Claude Code session is working on it.",
   "pr-open": () => "Review the pull request; Codex reviews it next.",
   reviewed: () => "Reviewed: merge the pull request when satisfied.",
-  blocked: (_t, c) => `The agent stopped. Clarify the issue, then remove and re-add \`${c.triggerLabel}\` to try again.`,
+  blocked: (_t, c) =>
+    `The agent stopped. Clarify the issue, then remove and re-add \`${c.triggerLabel}\` to try again.`,
   failed: (_t, c) => `Fix the cause, then remove and re-add \`${c.triggerLabel}\` to try again.`,
 };
 
@@ -22,7 +24,11 @@ export function money(usd: number): string {
 
 /** Markdown-safe single line for table cells and quotes. */
 export function cell(text: string, max = 200): string {
-  const flat = text.replace(/\s+/g, " ").replace(/\|/g, "\\|").replace(/[<>]/g, (c) => (c === "<" ? "&lt;" : "&gt;")).trim();
+  const flat = text
+    .replace(/\s+/g, " ")
+    .replace(/\|/g, "\\|")
+    .replace(/[<>]/g, (c) => (c === "<" ? "&lt;" : "&gt;"))
+    .trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
@@ -37,14 +43,21 @@ export function renderStatusComment(task: Task, config: Config): string {
   ];
   if (task.approvedBy) rows.push(["Approved by", `@${task.approvedBy.login}`]);
   if (task.attempts.length) rows.push(["Attempts", `${task.attempts.length} of ${config.run.maxAttempts}`]);
-  if (attempt?.outcome) rows.push(["Last outcome", `${attempt.outcome}${attempt.reason ? ` — ${cell(attempt.reason, 300)}` : ""}`]);
+  if (attempt?.outcome)
+    rows.push([
+      "Last outcome",
+      `${attempt.outcome}${attempt.reason ? ` — ${cell(attempt.reason, 300)}` : ""}`,
+    ]);
   if (task.pr) rows.push(["Pull request", `#${task.pr.number}`]);
   if (task.turns) rows.push(["Turns", String(task.turns)]);
   if (task.costUsd) rows.push(["Cost", money(task.costUsd)]);
   if (task.review) rows.push(["Review", task.review.verdict]);
   const history = task.history
     .slice(-6)
-    .map((h) => `| ${h.at.slice(0, 16).replace("T", " ")} | ${h.from ?? "—"} → ${h.to} | @${cell(h.actor, 40)} | ${cell(h.reason)} |`)
+    .map(
+      (h) =>
+        `| ${h.at.slice(0, 16).replace("T", " ")} | ${h.from ?? "—"} → ${h.to} | @${cell(h.actor, 40)} | ${cell(h.reason)} |`,
+    )
     .join("\n");
   const next = NEXT_STEP[task.state]?.(task, config);
   return [

@@ -13,25 +13,45 @@ export interface MirrorOptions {
   freshComments?: ReadonlyMap<string, Task["state"]>;
 }
 
-export async function mirrorChanges(gh: GitHub, config: Config, before: Ledger, after: Ledger, options: MirrorOptions = {}) {
+export async function mirrorChanges(
+  gh: GitHub,
+  config: Config,
+  before: Ledger,
+  after: Ledger,
+  options: MirrorOptions = {},
+) {
   const old = new Map(before.tasks.map((t) => [t.id, t]));
   for (const task of after.tasks) {
     const previous = old.get(task.id);
-    if (previous && previous.state === task.state && previous.history.length === task.history.length) continue;
+    if (previous && previous.state === task.state && previous.history.length === task.history.length)
+      continue;
     await mirrorTask(gh, config, task, previous?.state, options.freshComments?.get(task.id) === task.state);
   }
 }
 
-export async function mirrorTask(gh: GitHub, config: Config, task: Task, from: Task["state"] | undefined, commentIsFresh = false) {
+export async function mirrorTask(
+  gh: GitHub,
+  config: Config,
+  task: Task,
+  from: Task["state"] | undefined,
+  commentIsFresh = false,
+) {
   try {
     if (from !== task.state) {
       await gh.addLabels(task.issue, [stateLabel(task.state)]);
       if (from) await gh.removeLabel(task.issue, stateLabel(from));
     }
     if (!commentIsFresh) {
-      await gh.upsertComment(task.issue, STATUS_MARKER, renderStatusComment(task, config), task.statusCommentId);
+      await gh.upsertComment(
+        task.issue,
+        STATUS_MARKER,
+        renderStatusComment(task, config),
+        task.statusCommentId,
+      );
     }
   } catch (error) {
-    core.warning(`Could not mirror task ${task.id} on issue #${task.issue}: ${(error as Error).message}. The next sweep repairs it.`);
+    core.warning(
+      `Could not mirror task ${task.id} on issue #${task.issue}: ${(error as Error).message}. The next sweep repairs it.`,
+    );
   }
 }

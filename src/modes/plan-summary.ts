@@ -26,7 +26,8 @@ export function renderPlanSummary(input: PlanSummaryInput): string {
   const out: string[] = [`## aegis plan · ${input.event}${input.dryRun ? " · dry run" : ""}`, ""];
   if (input.lines.length) {
     out.push("| Issue | Decision | Why |", "|---|---|---|");
-    for (const line of input.lines) out.push(`| #${line.issue} | ${cell(line.decision, 40)} | ${cell(line.detail, 300)} |`);
+    for (const line of input.lines)
+      out.push(`| #${line.issue} | ${cell(line.decision, 40)} | ${cell(line.detail, 300)} |`);
   } else {
     out.push("No issue needed a decision.");
   }
@@ -38,7 +39,8 @@ export function renderPlanSummary(input: PlanSummaryInput): string {
   );
   if (input.held.length) {
     out.push("", "| Queued task | Held because |", "|---|---|");
-    for (const { task, reason } of input.held) out.push(`| \`${task.id}\` #${task.issue} | ${cell(reason)} |`);
+    for (const { task, reason } of input.held)
+      out.push(`| \`${task.id}\` #${task.issue} | ${cell(reason)} |`);
   }
   const counts = new Map<string, number>();
   for (const task of input.ledger.tasks) counts.set(task.state, (counts.get(task.state) ?? 0) + 1);

@@ -54,7 +54,9 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
   let sweep: SweepFindings | undefined;
 
   const snapshot = await core.group("Read the ledger", () => store.read());
-  core.info(`Ledger: ${snapshot.ledger.tasks.length} task(s) on ${store.branch}${snapshot.sha ? "" : " (new)"}.`);
+  core.info(
+    `Ledger: ${snapshot.ledger.tasks.length} task(s) on ${store.branch}${snapshot.sha ? "" : " (new)"}.`,
+  );
 
   const { eventName } = settings.context;
   if (eventName === "issues" || eventName === "pull_request" || eventName === "pull_request_target") {
@@ -86,10 +88,21 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
       lines.push(lineFor(intent, decision));
     }
     for (const { issue, sender } of work.approvals) {
-      const decision = approve(draft, issue, sender, { config, now: ctx.now(), runId: settings.context.runId });
-      if (decision.kind === "approved") lines.push({ issue, decision: "approved", detail: `by @${sender.login}; queued` });
-      else if (decision.kind === "noop") lines.push({ issue, decision: "approval noted", detail: decision.reason });
-      else if (decision.kind === "no-task") lines.push({ issue, decision: "approval noted", detail: "no task yet; honoured when the trigger label is added" });
+      const decision = approve(draft, issue, sender, {
+        config,
+        now: ctx.now(),
+        runId: settings.context.runId,
+      });
+      if (decision.kind === "approved")
+        lines.push({ issue, decision: "approved", detail: `by @${sender.login}; queued` });
+      else if (decision.kind === "noop")
+        lines.push({ issue, decision: "approval noted", detail: decision.reason });
+      else if (decision.kind === "no-task")
+        lines.push({
+          issue,
+          decision: "approval noted",
+          detail: "no task yet; honoured when the trigger label is added",
+        });
     }
     const queue = admitAndClaim(draft, {
       config,
@@ -111,11 +124,19 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
     } catch (error) {
       if (![404, 410].includes(statusOf(error))) throw error;
       work.intents = work.intents.filter((i) => i.issue.number !== task.issue);
-      work.lines.push({ issue: task.issue, decision: "skipped", detail: "the issue no longer exists (deleted or transferred); nothing recorded" });
+      work.lines.push({
+        issue: task.issue,
+        decision: "skipped",
+        detail: "the issue no longer exists (deleted or transferred); nothing recorded",
+      });
     }
   }
 
-  const result = await store.update(`plan (${eventName}, run ${settings.context.runId})`, (draft) => decide(draft, commentIds), snapshot);
+  const result = await store.update(
+    `plan (${eventName}, run ${settings.context.runId})`,
+    (draft) => decide(draft, commentIds),
+    snapshot,
+  );
   const { lines, created, queue } = result.result;
 
   // A concurrent run may have created the task first: our comment is then an orphan.
@@ -128,12 +149,18 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
   await core.group("Mirror labels and comments", async () => {
     await mirrorChanges(gh, config, snapshot.ledger, result.ledger, { freshComments: fresh });
     for (const line of [...work.lines, ...lines]) {
-      if (line.notice) await gh.createComment(line.issue, renderNotice(line.notice)).catch((e: unknown) => warn(line.issue, e));
-      if (line.decision === "duplicate") await gh.addLabels(line.issue, [DUPLICATE_LABEL]).catch((e: unknown) => warn(line.issue, e));
+      if (line.notice)
+        await gh
+          .createComment(line.issue, renderNotice(line.notice))
+          .catch((e: unknown) => warn(line.issue, e));
+      if (line.decision === "duplicate")
+        await gh.addLabels(line.issue, [DUPLICATE_LABEL]).catch((e: unknown) => warn(line.issue, e));
     }
     for (const refused of work.refusedApprovals) {
       await gh.removeLabel(refused.issue, config.approvalLabel).catch((e: unknown) => warn(refused.issue, e));
-      await gh.createComment(refused.issue, renderNotice(refused.reason)).catch((e: unknown) => warn(refused.issue, e));
+      await gh
+        .createComment(refused.issue, renderNotice(refused.reason))
+        .catch((e: unknown) => warn(refused.issue, e));
     }
     if (sweep) await sweep.repairDrift(result.ledger);
   });
@@ -166,9 +193,17 @@ function lineFor(intent: Intent, decision: ReturnType<typeof intake>): PlanLine 
   const issue = intent.issue.number;
   switch (decision.kind) {
     case "created":
-      return { issue, decision: decision.task.state, detail: `task ${decision.task.id}: ${decision.task.history[0]!.reason}${decision.task.deferredReason ? `; ${decision.task.deferredReason}` : ""}` };
+      return {
+        issue,
+        decision: decision.task.state,
+        detail: `task ${decision.task.id}: ${decision.task.history[0]!.reason}${decision.task.deferredReason ? `; ${decision.task.deferredReason}` : ""}`,
+      };
     case "exists":
-      return { issue, decision: "already tracked", detail: `task ${decision.task.id} is ${decision.task.state}` };
+      return {
+        issue,
+        decision: "already tracked",
+        detail: `task ${decision.task.id} is ${decision.task.state}`,
+      };
     case "duplicate":
       return {
         issue,
@@ -186,7 +221,9 @@ async function gatherEvent(ctx: ModeContext, ledger: Ledger, work: EventWork): P
   const { config } = settings;
   const payload = settings.context.payload as Payload;
   if (payload.action !== "labeled" || !payload.issue || !payload.label?.name || !payload.sender) {
-    core.info(`Event ${settings.context.eventName}/${payload.action ?? "?"} is not a label being added; nothing to take in.`);
+    core.info(
+      `Event ${settings.context.eventName}/${payload.action ?? "?"} is not a label being added; nothing to take in.`,
+    );
     return;
   }
   const label = payload.label.name.toLowerCase();
@@ -218,11 +255,18 @@ async function gatherEvent(ctx: ModeContext, ledger: Ledger, work: EventWork): P
         issue: issue.number,
         reason: `@${sender.login} added \`${config.approvalLabel}\`, but only people with write, maintain or admin permission can approve aegis work, so the label was removed.`,
       });
-      work.lines.push({ issue: issue.number, decision: "approval refused", detail: `@${sender.login} has ${sender.permission} permission` });
+      work.lines.push({
+        issue: issue.number,
+        decision: "approval refused",
+        detail: `@${sender.login} has ${sender.permission} permission`,
+      });
       return;
     }
     work.approvals.push({ issue: issue.number, sender });
-    if (hasLabel(config.triggerLabel) && !ledger.tasks.some((t) => t.issue === issue.number && t.state !== "done" && t.state !== "cancelled")) {
+    if (
+      hasLabel(config.triggerLabel) &&
+      !ledger.tasks.some((t) => t.issue === issue.number && t.state !== "done" && t.state !== "cancelled")
+    ) {
       // Both labels at once: this run may see the issue before the trigger's run does.
       const actor = (await gh.labelActors(issue.number)).get(config.triggerLabel.toLowerCase());
       if (actor) {

@@ -50,15 +50,20 @@ export async function gatherSweep(ctx: ModeContext, ledger: Ledger): Promise<Swe
   const prs: SweepFindings["prs"] = [];
   for (const task of ledger.tasks.filter((t) => OPEN_STATES.includes(t.state))) {
     if (task.pr && (task.state === "pr-open" || task.state === "reviewed")) {
-      const pr = await gh.octokit.rest.pulls.get({ owner: gh.owner, repo: gh.repo, pull_number: task.pr.number }).catch(() => undefined);
-      if (pr) prs.push({ taskId: task.id, merged: pr.data.merged === true, closed: pr.data.state === "closed" });
+      const pr = await gh.octokit.rest.pulls
+        .get({ owner: gh.owner, repo: gh.repo, pull_number: task.pr.number })
+        .catch(() => undefined);
+      if (pr)
+        prs.push({ taskId: task.id, merged: pr.data.merged === true, closed: pr.data.state === "closed" });
       continue;
     }
     if (listedNumbers.has(task.issue) || task.state === "running") continue;
     const issue = await gh.getIssue(task.issue);
     if (!issue) ended.push({ taskId: task.id, why: "the issue was deleted or transferred", merged: false });
-    else if (issue.state === "closed") ended.push({ taskId: task.id, why: "the issue was closed", merged: false });
-    else ended.push({ taskId: task.id, why: `the \`${config.triggerLabel}\` label was removed`, merged: false });
+    else if (issue.state === "closed")
+      ended.push({ taskId: task.id, why: "the issue was closed", merged: false });
+    else
+      ended.push({ taskId: task.id, why: `the \`${config.triggerLabel}\` label was removed`, merged: false });
   }
 
   const repairDrift = async (final: Ledger) => {

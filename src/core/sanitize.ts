@@ -1,0 +1,77 @@
+/**
+ * Untrusted text (issue bodies and titles) made safe to place in a brief: what a human reviewer
+ * cannot see on GitHub is removed, so the agent reads no more than the approver did, and the text
+ * cannot break out of the fence the brief puts around it.
+ */
+
+/**
+ * Characters that render as nothing or reorder what is shown: zero-width and joiners, bidi
+ * embeddings/overrides/isolates, word joiner and invisible operators, BOM, soft hyphen, Hangul and
+ * Mongolian fillers, variation selectors, interlinear annotation marks, and the tag block
+ * (U+E0000–U+E007F, used to smuggle ASCII). C0/C1 controls other than tab and newline go too.
+ */
+const INVISIBLE =
+  // eslint-disable-next-line no-control-regex, no-misleading-character-class
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF9-\uFFFB]|[\u{E0000}-\u{E007F}\u{E0100}-\u{E01EF}]/gu;
+
+/** `<!-- … -->`, and an unterminated `<!--` that hides everything after it on GitHub. */
+const HTML_COMMENT = /<!--[\s\S]*?(?:-->|$)/g;
+
+export interface SanitizeOptions {
+  maxBytes: number;
+}
+
+export function sanitizeUntrusted(text: string, opts: SanitizeOptions): string {
+  // Invisible characters first: `<!\u200B--` must not survive as a comment GitHub hides.
+  let out = text.replace(INVISIBLE, "");
+  out = out.replace(/\r\n?|[\u2028\u2029]/g, "\n");
+  out = out.replace(HTML_COMMENT, "");
+  return truncateUtf8(out, opts.maxBytes);
+}
+
+/** Cut to at most `maxBytes` of UTF-8 without splitting a character, noting what was cut. */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  const total = Buffer.byteLength(text, "utf8");
+  if (total <= maxBytes) return text;
+  const buf = Buffer.from(text, "utf8");
+  let end = Math.max(0, maxBytes);
+  // Back up to a character boundary: UTF-8 continuation bytes are 10xxxxxx.
+  while (end > 0 && ((buf[end] ?? 0) & 0xc0) === 0x80) end--;
+  const kept = buf.subarray(0, end).toString("utf8");
+  return `${kept}\n[truncated ${total - end} bytes]`;
+}
+
+/**
+ * A backtick fence longer than any backtick run in `text` (at least three), so nothing inside can
+ * close it early. Tilde fences are not a risk: a backtick fence is only closed by backticks.
+ */
+export function fenceFor(text: string): string {
+  let longest = 0;
+  for (const m of text.matchAll(/`+/g)) longest = Math.max(longest, m[0].length);
+  return "`".repeat(Math.max(3, longest + 1));
+}
+
+/** `text` inside a fence it cannot break, with an info string naming what it is. */
+export function fenced(text: string, info = "text"): string {
+  const fence = fenceFor(text);
+  const body = text.endsWith("\n") ? text : `${text}\n`;
+  return `${fence}${info}\n${body}${fence}`;
+}
+
+/** A single line of untrusted text (a title): sanitized, whitespace collapsed, capped. */
+export function sanitizeLine(text: string, maxChars = 200): string {
+  const flat = sanitizeUntrusted(text, { maxBytes: maxChars * 4 })
+    .replace(/\s+/g, " ")
+    .trim();
+  const chars = Array.from(flat);
+  return chars.length > maxChars ? `${chars.slice(0, maxChars - 1).join("")}…` : flat;
+}
+
+/** One line of log text: control characters and line breaks flattened, at most `max` characters. */
+export function oneLine(text: string, max = 160): string {
+  const flat = text
+    .replace(/[\p{Cc}\u2028\u2029]+/gu, " ")
+    .replace(/\s+/g, " ")
+    .trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}

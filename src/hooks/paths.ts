@@ -1,0 +1,109 @@
+// Which paths the agent may write: pure rules over already-resolved absolute paths.
+import path from "node:path";
+
+export const DEFAULT_CONFIG_PATH = ".github/aegis.yml";
+
+export interface PathPolicy {
+  /** Absolute, symlink-free workspace root. */
+  readonly workspace: string;
+  /** Workspace-relative globs that no tool may write. */
+  readonly protectedGlobs: readonly string[];
+}
+
+/** Builds the policy from the hook's environment (AEGIS_CONFIG_PATH, AEGIS_PROTECTED_PATHS). */
+export function pathPolicy(workspace: string, env: Readonly<Record<string, string | undefined>>): PathPolicy {
+  const config = (env.AEGIS_CONFIG_PATH ?? "").trim() || DEFAULT_CONFIG_PATH;
+  const extra = (env.AEGIS_PROTECTED_PATHS ?? "")
+    .split(/[\n,]/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return {
+    workspace,
+    protectedGlobs: [
+      ".github/workflows/**",
+      toRelativeGlob(config, workspace),
+      "hooks/**",
+      ".git/**",
+      ...extra,
+    ],
+  };
+}
+
+function toRelativeGlob(p: string, workspace: string): string {
+  return path.isAbsolute(p) ? path.relative(workspace, p) : p;
+}
+
+export function isInside(p: string, dir: string): boolean {
+  const rel = path.relative(dir, p);
+  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+}
+
+/** Strictly below `dir` (not `dir` itself). */
+export function isBelow(p: string, dir: string): boolean {
+  return p !== dir && isInside(p, dir);
+}
+
+/**
+ * Why writing `abs` is refused, or null. `abs` must already be absolute and, for the file tools,
+ * resolved through symlinks so that a link cannot smuggle a write out of the workspace.
+ */
+export function writeRefusal(abs: string, policy: PathPolicy): string | null {
+  if (!isInside(abs, policy.workspace)) {
+    return `${abs} is outside the workspace ${policy.workspace}; only files inside the repository may be written`;
+  }
+  const rel = path.relative(policy.workspace, abs).split(path.sep).join("/");
+  if (rel === "") return `${abs} is the workspace root itself, not a file`;
+  if (rel.split("/").includes(".git"))
+    return `${rel} is inside git's own metadata (.git); change files through git commands instead`;
+  for (const glob of policy.protectedGlobs) {
+    if (globMatches(glob, rel)) {
+      return `${rel} is a protected path (${glob}); the workflow, the aegis config and the hooks are changed by people, not by the agent`;
+    }
+  }
+  return null;
+}
+
+/** A glob matches the path itself or, for a directory pattern, anything below it (`hooks/` covers `hooks/x`). */
+export function globMatches(glob: string, rel: string): boolean {
+  const g = glob.replace(/^\.\//, "").replace(/\/+$/, "");
+  if (g === "") return false;
+  const re = globToRegExp(g);
+  if (re.test(rel)) return true;
+  // A pattern naming a directory protects everything below it.
+  const parts = rel.split("/");
+  for (let i = parts.length - 1; i > 0; i--) if (re.test(parts.slice(0, i).join("/"))) return true;
+  return false;
+}
+
+export function globToRegExp(glob: string, opts: { dotAll?: boolean } = {}): RegExp {
+  let re = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i] as string;
+    if (c === "*") {
+      if (glob[i + 1] === "*") {
+        // `**/` matches zero or more directories; a trailing `**` matches anything.
+        const slash = glob[i + 2] === "/";
+        re += slash ? "(?:.*/)?" : ".*";
+        i += slash ? 2 : 1;
+      } else {
+        const segmentStart = i === 0 || glob[i - 1] === "/";
+        re += opts.dotAll || !segmentStart ? "[^/]*" : "(?!\\.)[^/]*";
+      }
+    } else if (c === "?") {
+      re += "[^/]";
+    } else if (c === "[") {
+      const end = glob.indexOf("]", i + 2);
+      if (end === -1) re += "\\[";
+      else {
+        re += `[${glob
+          .slice(i + 1, end)
+          .replace(/^!/, "^")
+          .replace(/\\/g, "\\\\")}]`;
+        i = end;
+      }
+    } else {
+      re += c.replace(/[.+^${}()|\\]/g, "\\$&");
+    }
+  }
+  return new RegExp(`^${re}$`);
+}

@@ -1,0 +1,523 @@
+// The Bash command gate: parses a command line with a real shell parser and checks every simple
+// command it would run, including those inside substitutions, wrappers, `bash -c` strings, eval,
+// heredocs fed to shells, aliases and inline interpreter code.
+import path from "node:path";
+import {
+  Op,
+  ParseError,
+  child,
+  forEachNested,
+  list,
+  nodeType,
+  num,
+  parseShell,
+  text,
+  type Node,
+} from "./syntax.js";
+import { DYN, evalWord, plainArg, type Arg, type WordEnv } from "./words.js";
+import { WRAPPERS, unwrap } from "./wrappers.js";
+import { show, type Stdin, type Where } from "./rules/context.js";
+import { diskRefusal, findPlan, mvRefusal, rmRefusal } from "./rules/delete.js";
+import { gitOutcome } from "./rules/git.js";
+import { containerCommand, gitEnvAliases, pipeSource } from "./sources.js";
+import {
+  credentialReadRefusal,
+  envDumpRefusal,
+  fileLikeArgs,
+  ghRefusal,
+  secretParamRefusal,
+} from "./rules/secrets.js";
+import { SQL_CLIENTS, sqlRefusal } from "./rules/sql.js";
+import { DEPLOY_TOOLS, deployRefusal } from "./rules/deploy.js";
+import { codeRefusal, inlineCode, interpreterLang } from "./rules/code.js";
+import { isInside, writeRefusal, type PathPolicy } from "../paths.js";
+
+export interface GateOptions {
+  /** Directory the command starts in (the hook input's cwd). */
+  readonly cwd: string;
+  readonly home: string;
+  readonly tempDirs: readonly string[];
+  /** Workspace root and protected globs; shell redirects and tee/cp/mv targets obey them too. */
+  readonly policy: PathPolicy;
+  /** Aliases from the repository's git config for a directory (null: unknown). May throw. */
+  readonly gitAliases: (dir: string | null) => ReadonlyMap<string, string>;
+}
+
+export type Verdict = { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
+
+export function analyzeCommand(command: string, options: GateOptions): Verdict {
+  const scan = new Scan(options);
+  scan.source(command, "the command");
+  const reason = scan.reasons[0];
+  return reason === undefined ? { allowed: true } : { allowed: false, reason };
+}
+
+const SHELLS = new Set(["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "busybox"]);
+/** Names tried for a command word only known at run time: if any of them would be blocked, so is it. */
+const STAND_INS = [
+  "rm",
+  "git",
+  "find",
+  "env",
+  "psql",
+  "mysql",
+  "sqlite3",
+  "bash",
+  "python3",
+  "node",
+  "perl",
+  "wrangler",
+  "kubectl",
+  "terraform",
+  "cat",
+  "gh",
+];
+const NONE: Stdin = { kind: "none" };
+const MAX_DEPTH = 12;
+
+class Scan {
+  readonly reasons: string[] = [];
+  private cwd: string | null;
+  private readonly vars = new Map<string, string | null>();
+  private readonly sessionAliases = new Map<string, string>();
+  private depth = 0;
+
+  constructor(private readonly opts: GateOptions) {
+    this.cwd = opts.cwd;
+  }
+
+  private block(reason: string): void {
+    this.reasons.push(reason);
+  }
+
+  private where(): Where {
+    return {
+      cwd: this.cwd,
+      workspace: this.opts.policy.workspace,
+      home: this.opts.home,
+      tempDirs: this.opts.tempDirs,
+    };
+  }
+
+  private env(): WordEnv {
+    return { home: this.opts.home, cwd: this.cwd, vars: this.vars };
+  }
+
+  /** Parses and checks shell text; text that does not parse is refused, since bash might still run part of it. */
+  source(src: string, label: string): void {
+    if (++this.depth > MAX_DEPTH) {
+      this.block(
+        `Blocked: ${label} nests shells, evals and substitutions too deeply to check. Write the command directly.`,
+      );
+      return;
+    }
+    try {
+      const file = parseShell(src);
+      this.stmts(list(file, "Stmts"), NONE);
+    } catch (err) {
+      if (!(err instanceof ParseError)) throw err;
+      this.block(`Blocked: ${label} is not valid bash (${err.message}); fix the quoting and retry.`);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  /** Checks shell text and returns the first refusal, without keeping it (for interpreter code). */
+  private probe(src: string): string | null {
+    const before = this.reasons.length;
+    const saved = this.cwd;
+    this.source(src, "embedded command");
+    this.cwd = saved;
+    const found = this.reasons.slice(before);
+    this.reasons.length = before;
+    return found.find((r) => !r.includes("is not valid bash")) ?? null;
+  }
+
+  private stmts(stmts: Node[], stdin: Stdin): void {
+    for (const s of stmts) this.stmt(s, stdin);
+  }
+
+  private stmt(stmt: Node, inherited: Stdin): void {
+    let stdin = inherited;
+    for (const r of list(stmt, "Redirs")) stdin = this.redirect(r, stdin);
+    this.command(child(stmt, "Cmd"), stdin);
+  }
+
+  private redirect(r: Node, stdin: Stdin): Stdin {
+    const op = num(r, "Op");
+    if (op === Op.Hdoc || op === Op.DashHdoc) {
+      const body = child(r, "Hdoc");
+      const quoted = list(child(r, "Word"), "Parts").some((p) => nodeType(p) !== "Lit");
+      if (!body) return { kind: "text", text: "" };
+      if (quoted)
+        return {
+          kind: "text",
+          text: list(body, "Parts")
+            .map((p) => text(p, "Value"))
+            .join(""),
+        };
+      const arg = this.word(body);
+      const secret = secretParamRefusal("heredoc", [arg]);
+      if (secret) this.block(secret);
+      return { kind: "text", text: arg.value };
+    }
+    const target = this.word(child(r, "Word"));
+    if (op === Op.WordHdoc) {
+      const secret = secretParamRefusal("here-string", [target]);
+      if (secret) this.block(secret);
+      return { kind: "text", text: `${target.value}\n` };
+    }
+    if (op === Op.RdrIn || op === Op.RdrInOut) {
+      const why = credentialReadRefusal(target.value, this.where());
+      if (why) this.block(why);
+      if (op === Op.RdrIn)
+        return target.procSubst ? { kind: "unknown", from: "a process substitution" } : { kind: "file" };
+    }
+    const writes =
+      [Op.RdrOut, Op.AppOut, Op.ClbOut, Op.RdrAll, Op.AppAll, Op.RdrInOut].includes(op as 54) ||
+      (op === Op.DplOut && !/^(\d+|-)$/.test(target.value));
+    if (writes) this.checkWrite(target, "redirects output to");
+    return stdin;
+  }
+
+  private checkWrite(target: Arg, verb: string): void {
+    if (!target.literal || this.cwd === null) return;
+    const abs = path.resolve(this.cwd, target.value);
+    // Scratch files in the temp directory are fine, unless the workspace itself lives there (tests, runners).
+    const inWorkspace = isInside(abs, this.opts.policy.workspace);
+    if (
+      !inWorkspace &&
+      (/^\/dev\/(null|stdout|stderr|tty|fd\/\d+)$/.test(abs) ||
+        this.opts.tempDirs.some((t) => abs.startsWith(`${t}/`)))
+    )
+      return;
+    const why = writeRefusal(abs, this.opts.policy);
+    if (why) this.block(`Blocked: the command ${verb} ${target.value}: ${why}.`);
+  }
+
+  /** Evaluates a word and checks the substitutions inside it, which bash runs first. */
+  private word(w: Node | null): Arg {
+    if (!w) return plainArg("");
+    const arg = evalWord(w, this.env());
+    for (const s of arg.substs) this.stmts(list(s, "Stmts"), NONE);
+    return arg;
+  }
+
+  private command(cmd: Node | null, stdin: Stdin): void {
+    if (!cmd) return;
+    switch (nodeType(cmd)) {
+      case "CallExpr":
+        this.callExpr(cmd, stdin);
+        return;
+      case "BinaryCmd": {
+        const x = child(cmd, "X");
+        const y = child(cmd, "Y");
+        const op = num(cmd, "Op");
+        if (x) this.stmt(x, stdin);
+        if (y) this.stmt(y, op === Op.Pipe || op === Op.PipeAll ? pipeSource(x, this.env()) : stdin);
+        return;
+      }
+      case "DeclClause": {
+        const variant = text(child(cmd, "Variant"), "Value");
+        const args: Arg[] = [];
+        for (const a of list(cmd, "Args")) {
+          const name = text(child(a, "Name"), "Value");
+          const value = child(a, "Value") ? this.word(child(a, "Value")) : null;
+          if (name) {
+            this.vars.set(name, value?.literal ? value.value : value ? null : (this.vars.get(name) ?? null));
+            args.push(plainArg(value ? `${name}=${value.value}` : name));
+          } else if (value) args.push(value);
+          if (value) this.checkArgs(variant, [value]);
+        }
+        const why = envDumpRefusal(variant, args);
+        if (why) this.block(why);
+        return;
+      }
+      case "TimeClause":
+      case "CoprocClause": {
+        const inner = child(cmd, "Stmt");
+        if (inner) this.stmt(inner, stdin);
+        return;
+      }
+      default:
+        // if/while/for/case/[[ ]]/(( ))/subshells/blocks/functions: check everything inside.
+        forEachNested(cmd, (n, type) =>
+          type === "Stmt" ? this.stmt(n, stdin) : this.stmts(list(n, "Stmts"), NONE),
+        );
+    }
+  }
+
+  private callExpr(call: Node, stdin: Stdin): void {
+    const assigns: string[] = [];
+    for (const a of list(call, "Assigns")) {
+      const name = text(child(a, "Name"), "Value");
+      const value = this.word(child(a, "Value"));
+      this.checkArgs("assignment", [value]);
+      this.vars.set(name, value.literal ? value.value : null);
+      assigns.push(`${name}=${value.value}`);
+    }
+    // Unquoted expansions with blanks split into several words (`CMD="rm -rf"; $CMD /`).
+    const argv = list(call, "Args")
+      .map((w) => this.word(w))
+      .flatMap((a) =>
+        a.split
+          ? a.value
+              .split(/\s+/)
+              .filter(Boolean)
+              .map((v) => plainArg(v))
+          : [a],
+      );
+    if (argv.length > 0) this.argv(argv, stdin, assigns);
+  }
+
+  /** Checks one simple command given as evaluated words. */
+  private argv(argv: readonly Arg[], stdin: Stdin, assigns: readonly string[] = []): void {
+    const [head, ...args] = argv;
+    if (!head) return;
+    // `"$(npm bin)/vitest"`: the directory is computed but the program's name is not.
+    const base = head.value.slice(head.value.lastIndexOf("/") + 1);
+    if (!head.literal && (base === "" || base.includes(DYN))) {
+      this.unknownCommand(head, args, stdin);
+      return;
+    }
+    if (head.brace) {
+      this.block(
+        `Blocked: the command word "${head.value}" uses brace expansion, which hides what runs. Write the command literally.`,
+      );
+      return;
+    }
+    const name = base;
+    this.checkArgs(name, args);
+    this.commandRules(name, args, stdin, assigns);
+  }
+
+  /** Rules that apply to every command's arguments: secret expansion and credential-file reads. */
+  private checkArgs(name: string, args: readonly Arg[]): void {
+    const secret = secretParamRefusal(name, args);
+    if (secret) this.block(secret);
+    for (const a of fileLikeArgs(name, args)) {
+      const v =
+        a.value.startsWith("-") && a.value.includes("=") ? a.value.slice(a.value.indexOf("=") + 1) : a.value;
+      const why = credentialReadRefusal(v, this.where());
+      if (why) this.block(why);
+    }
+  }
+
+  private unknownCommand(head: Arg, args: readonly Arg[], stdin: Stdin): void {
+    // The command name is computed at run time (`$X -rf /`, `$(echo rm) …`): try it as each command we
+    // guard, and refuse when any of them would be refused with these arguments.
+    for (const name of STAND_INS) {
+      const why = this.probeArgv([plainArg(name), ...args], stdin);
+      if (why) {
+        this.block(
+          `Blocked: the command name "${show(head)}" is only known at run time and, if it were ${name}, this would be refused (${why.replace(/^Blocked: /, "")}). Write the command name literally.`,
+        );
+        return;
+      }
+    }
+  }
+
+  private probeArgv(argv: readonly Arg[], stdin: Stdin): string | null {
+    const before = this.reasons.length;
+    const saved = this.cwd;
+    this.argv(argv, stdin);
+    this.cwd = saved;
+    const found = this.reasons[before] ?? null;
+    this.reasons.length = before;
+    return found;
+  }
+
+  private commandRules(name: string, args: readonly Arg[], stdin: Stdin, assigns: readonly string[]): void {
+    const where = this.where();
+    const refuse = (why: string | null): void => {
+      if (why) this.block(why);
+    };
+    if (WRAPPERS.has(name)) {
+      const inner = unwrap(name, args);
+      if (inner.kind === "argv") this.argv(inner.argv, stdin, [...assigns, ...(inner.assigns ?? [])]);
+      else if (inner.kind === "source") this.source(inner.source, inner.label);
+      else if (name === "env") refuse(envDumpRefusal("env", args));
+      return;
+    }
+    if (SHELLS.has(name)) return this.shell(name, args, stdin);
+    const lang = interpreterLang(name);
+    if (lang) {
+      const code = inlineCode(name, lang, args, stdin);
+      if (code && "unknownStdin" in code)
+        return this.block(
+          `Blocked: piping ${code.unknownStdin} into ${name} runs code nobody can check first. Save it to a file, read it, then run the file.`,
+        );
+      if (code) refuse(codeRefusal(lang, code.code, code.argv, where, (src) => this.probe(src)));
+      return;
+    }
+    switch (name) {
+      case "eval": {
+        const joined = args.map((a) => a.value).join(" ");
+        if (joined.includes(DYN))
+          return this.block(
+            `Blocked: eval of text only known at run time ("${show(joined)}"). Run the command directly.`,
+          );
+        return this.source(joined, "eval text");
+      }
+      case "source":
+      case ".":
+        if (args[0]?.procSubst || !args[0]?.literal)
+          return this.block(
+            "Blocked: sourcing generated or downloaded content runs code nobody can check first. Save it to a file, read it, then run it.",
+          );
+        return;
+      case "cd":
+      case "pushd": {
+        const to = args.find((a) => !a.value.startsWith("-") || a.value === "-");
+        if (!to) this.cwd = this.opts.home;
+        else
+          this.cwd =
+            to.literal && to.value !== "-" && this.cwd !== null ? path.resolve(this.cwd, to.value) : null;
+        return;
+      }
+      case "rm":
+      case "shred":
+      case "unlink":
+      case "srm":
+      case "trash":
+      case "trash-put":
+        return refuse(rmRefusal(name, args, where));
+      case "find": {
+        const plan = findPlan(args, where);
+        refuse(plan.refusal);
+        for (const cmd of plan.execs) this.argv(cmd, NONE);
+        return;
+      }
+      case "mv":
+      case "cp":
+      case "ln":
+      case "install":
+      case "rsync": {
+        if (name === "mv") refuse(mvRefusal(args, where));
+        const last = args.filter((a) => !a.value.startsWith("-")).at(-1);
+        if (last && args.filter((a) => !a.value.startsWith("-")).length > 1)
+          this.checkWrite(last, `${name}s into`);
+        return;
+      }
+      case "tee":
+        for (const a of args.filter((x) => !x.value.startsWith("-")))
+          this.checkWrite(a, "writes with tee to");
+        return;
+      case "sed":
+        if (args.some((a) => /^-[a-zA-Z]*i/.test(a.value) || a.value.startsWith("--in-place"))) {
+          for (const a of args.filter((x) => !x.value.startsWith("-")).slice(1))
+            this.checkWrite(a, "edits in place");
+        }
+        return;
+      case "git": {
+        const envAliases = gitEnvAliases(assigns);
+        const outcome = gitOutcome(args, {
+          dir: this.cwd,
+          repoAliases: this.opts.gitAliases,
+          sessionAliases: this.sessionAliases,
+          envAliases,
+        });
+        if (outcome.kind === "block") this.block(outcome.reason);
+        else if (outcome.kind === "argv")
+          this.argv(
+            outcome.argv[0]?.value === "git" ? outcome.argv : [plainArg("git"), ...outcome.argv],
+            NONE,
+            assigns,
+          );
+        else if (outcome.kind === "source") this.source(outcome.source, outcome.label);
+        return;
+      }
+      case "gh":
+        return refuse(ghRefusal(args));
+      case "docker":
+      case "podman":
+      case "kubectl": {
+        // `docker exec CONTAINER cmd…`, `docker run IMAGE cmd…`, `kubectl exec POD -- cmd…` run a command too.
+        const inner = containerCommand(name, args);
+        if (inner) this.argv(inner, stdin);
+        break;
+      }
+      case "npx":
+      case "pnpx":
+      case "bunx": {
+        // npx runs a package binary: check that command; `-c` takes a shell string.
+        const at = args.findIndex((a) => a.value === "-c" || a.value === "--call");
+        if (at !== -1) return this.source(args[at + 1]?.value ?? "", `${name} -c string`);
+        const rest = args.filter(
+          (a, k) =>
+            !(a.value.startsWith("-") || args[k - 1]?.value === "-p" || args[k - 1]?.value === "--package"),
+        );
+        // `wrangler@3` is the wrangler binary at a pinned version.
+        const [bin, ...binArgs] = rest;
+        if (bin) this.argv([{ ...bin, value: bin.value.replace(/(.)@[^@/]*$/, "$1") }, ...binArgs], stdin);
+        return;
+      }
+      default:
+        break;
+    }
+    if (
+      (name === "npm" || name === "pnpm" || name === "yarn") &&
+      ["exec", "dlx", "x"].includes(args[0]?.value ?? "")
+    ) {
+      const rest = args.slice(1).filter((a) => !a.value.startsWith("-"));
+      if (rest[0]?.value === "--") rest.shift();
+      if (rest.length > 0) this.argv(rest, stdin);
+      return;
+    }
+    refuse(envDumpRefusal(name, args));
+    refuse(diskRefusal(name, args));
+    if (SQL_CLIENTS.has(name)) refuse(sqlRefusal(name, args, stdin));
+    if (DEPLOY_TOOLS.has(name)) refuse(deployRefusal(name, args));
+  }
+
+  private shell(name: string, args: readonly Arg[], stdin: Stdin): void {
+    let i = name === "busybox" ? 1 : 0;
+    if (name === "busybox" && !SHELLS.has(args[0]?.value ?? "")) {
+      // busybox APPLET …: check it as that applet.
+      if (args.length > 0) this.argv(args, stdin);
+      return;
+    }
+    let readsStdin = false;
+    for (; i < args.length; i++) {
+      const a = args[i] as Arg;
+      const v = a.value;
+      if (/^[-+][a-zA-Z]*c[a-zA-Z]*$/.test(v) && v.startsWith("-")) {
+        const src = args[i + 1];
+        if (!src) return;
+        if (!src.literal && src.value.replace(new RegExp(DYN, "g"), "").trim() === "") {
+          return this.block(
+            `Blocked: ${name} -c with a script only known at run time. Run the command directly.`,
+          );
+        }
+        return this.source(src.value, `the ${name} -c string`);
+      }
+      if (v === "-s") readsStdin = true;
+      else if (
+        v === "-o" ||
+        v === "+o" ||
+        v === "-O" ||
+        v === "+O" ||
+        v === "--rcfile" ||
+        v === "--init-file"
+      )
+        i++;
+      else if (v === "--") {
+        i++;
+        break;
+      } else if (!v.startsWith("-") && !v.startsWith("+")) break;
+    }
+    const script = args[i];
+    if (script && !readsStdin) {
+      if (script.procSubst || !script.literal)
+        this.block(
+          `Blocked: ${name} running a script that is generated or downloaded at run time. Save it to a file, read it, then run the file.`,
+        );
+      return;
+    }
+    if (stdin.kind === "text") this.source(stdin.text, `the script fed to ${name}`);
+    else if (stdin.kind === "unknown")
+      this.block(
+        `Blocked: piping ${stdin.from} into ${name} runs commands nobody can check first (e.g. curl … | bash, base64 -d | sh). Save it to a file, read it, then run the file.`,
+      );
+  }
+}

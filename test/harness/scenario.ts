@@ -1,0 +1,59 @@
+// Small helpers that play a person acting on the fake GitHub, and read the ledger back.
+import { parseLedger, type Ledger } from "../../src/core/ledger.js";
+import type { FakeGitHub } from "./fake-github.js";
+import { issueLabeledEvent, runAction, scheduleEvent, type ActionRun } from "./runner.js";
+
+/** `login` adds `label` to issue `n`: the label, and the timeline event the sweep reads. */
+export function addLabelAs(fake: FakeGitHub, n: number, label: string, login: string): void {
+  const issue = fake.issue(n)!;
+  const rec =
+    [...fake.store.labels.values()].find((l) => l.name.toLowerCase() === label.toLowerCase()) ??
+    fake.seedLabel(label);
+  if (!issue.labels.includes(rec.id)) issue.labels.push(rec.id);
+  fake.store.event(n, "labeled", login, rec);
+}
+
+/** Opens an issue as `login` with the given labels, each added by `login`. */
+export function openIssue(
+  fake: FakeGitHub,
+  opts: { title: string; body?: string; labels: string[]; by: string; assignees?: string[] },
+): number {
+  const rec = fake.seedIssue({
+    title: opts.title,
+    body: opts.body ?? "Please make the change described here; it is small and well defined.",
+    labels: [],
+    user: opts.by,
+    ...(opts.assignees ? { assignees: opts.assignees } : {}),
+  });
+  for (const label of opts.labels) addLabelAs(fake, rec.number, label, opts.by);
+  return rec.number;
+}
+
+/** The labeled event as GitHub would deliver it, run through the real bundle in plan mode. */
+export async function planOnLabel(
+  fake: FakeGitHub,
+  n: number,
+  label: string,
+  by: string,
+  env: Record<string, string> = {},
+): Promise<ActionRun> {
+  addLabelAs(fake, n, label, by);
+  return runAction({ mode: "plan", event: issueLabeledEvent(fake, n, label, by), fake, env });
+}
+
+export async function planOnSchedule(fake: FakeGitHub, env: Record<string, string> = {}): Promise<ActionRun> {
+  return runAction({ mode: "plan", event: scheduleEvent(fake), fake, env });
+}
+
+export async function ledgerOf(fake: FakeGitHub, branch = "aegis-state"): Promise<Ledger> {
+  const text = await fake.readFile(branch, "state.json");
+  if (text === null) throw new Error(`no ledger on ${branch}`);
+  return parseLedger(text, branch);
+}
+
+/** Fails with the step's own log when the action did not succeed. */
+export function expectSuccess(run: ActionRun): ActionRun {
+  if (run.exitCode !== 0)
+    throw new Error(`action exited ${run.exitCode}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`);
+  return run;
+}

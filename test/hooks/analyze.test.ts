@@ -1,0 +1,97 @@
+import { describe, expect, it } from "vitest";
+import { analyzeCommand, type GateOptions } from "../../src/hooks/shell/analyze.js";
+import { pathPolicy } from "../../src/hooks/paths.js";
+import { loadCorpus } from "./corpus.js";
+
+const WS = "/work/repo";
+const options = (over: Partial<GateOptions> = {}): GateOptions => ({
+  cwd: WS,
+  home: "/home/agent",
+  tempDirs: ["/tmp"],
+  policy: pathPolicy(WS, {}),
+  gitAliases: () =>
+    new Map([
+      ["ci", "commit"],
+      ["yolo", "push --force"],
+      ["nuke", "!rm -rf ~"],
+    ]),
+  ...over,
+});
+const reason = (cmd: string, over?: Partial<GateOptions>): string | null => {
+  const v = analyzeCommand(cmd, options(over));
+  return v.allowed ? null : v.reason;
+};
+
+describe("command corpus (in-process)", () => {
+  const destructive = loadCorpus("destructive", WS);
+  const benign = loadCorpus("benign", WS);
+
+  it("has at least 150 destructive and 100 benign commands", () => {
+    expect(destructive.length).toBeGreaterThanOrEqual(150);
+    expect(benign.length).toBeGreaterThanOrEqual(100);
+  });
+
+  it("blocks every destructive command with a one-line reason", () => {
+    const missed = destructive
+      .filter((e) => reason(e.command) === null)
+      .map((e) => `${e.family}: ${e.command}`);
+    expect(missed).toEqual([]);
+    for (const e of destructive) expect(reason(e.command)).toMatch(/^Blocked: [^\n]+$|^[^\n]*blocked[^\n]*$/);
+  });
+
+  it("allows every benign command", () => {
+    const wrong = benign.map((e) => [e.command, reason(e.command)]).filter(([, r]) => r !== null);
+    expect(wrong).toEqual([]);
+  });
+});
+
+describe("gate details", () => {
+  it("expands aliases from the repository's git config", () => {
+    expect(reason("git ci -m 'x'")).toBeNull();
+    expect(reason("git yolo")).toMatch(/git push/);
+    expect(reason("git nuke")).toMatch(/home directory/);
+  });
+
+  it("blocks an alias it cannot look up", () => {
+    const failing = (): never => {
+      throw new Error("timed out");
+    };
+    expect(reason("git mystery", { gitAliases: failing })).toMatch(/could not read git aliases.*timed out/);
+    expect(reason("git status", { gitAliases: failing })).toBeNull();
+  });
+
+  it("follows cd when resolving delete targets", () => {
+    expect(reason("cd src && rm -rf ..")).toMatch(/workspace root/);
+    expect(reason("cd src && rm -rf generated")).toBeNull();
+    expect(reason('cd "$(mktemp -d)" && rm -rf *')).toMatch(/cd to a directory only known at run time/);
+  });
+
+  it("treats a computed command name as each guarded command", () => {
+    expect(reason("$TOOL push")).toMatch(/only known at run time.*git/);
+    expect(reason("$PYTHON -m pytest")).toBeNull();
+    expect(reason('"$(npm bin)/vitest" run')).toBeNull();
+  });
+
+  it("refuses text that is not valid bash", () => {
+    expect(reason("echo 'unterminated")).toMatch(/not valid bash/);
+  });
+
+  it("honours extra protected globs for shell writes", () => {
+    const policy = pathPolicy(WS, { AEGIS_PROTECTED_PATHS: "secrets/**, infra/*.tf" });
+    expect(reason("echo x > secrets/a.txt", { policy })).toMatch(/protected path/);
+    expect(reason("echo x > infra/main.tf", { policy })).toMatch(/protected path/);
+    expect(reason("echo x > src/main.tf", { policy })).toBeNull();
+  });
+
+  it("still protects a workspace that itself lives in the temp directory", () => {
+    const over = { cwd: "/tmp/ws", policy: pathPolicy("/tmp/ws", {}) };
+    expect(reason("echo x > .git/hooks/pre-commit", over)).toMatch(/\.git/);
+    expect(reason("rm -rf /tmp/ws", over)).toMatch(/workspace root/);
+    expect(reason("rm -rf /tmp/ws/dist", over)).toBeNull();
+  });
+
+  it("lets recursive deletes under the temp directory through", () => {
+    expect(reason("rm -rf /tmp/build-123")).toBeNull();
+    expect(reason("rm -rf /tmp")).toMatch(/outside the workspace/);
+  });
+});

@@ -1,0 +1,159 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { GitHub } from "../src/adapters/github.js";
+import { LedgerStore } from "../src/adapters/ledger-store.js";
+import { emptyLedger, LedgerError, parseLedger, serializeLedger } from "../src/core/ledger.js";
+import { addTask, openTaskForIssue } from "../src/core/lifecycle.js";
+import { type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
+
+const run = promisify(execFile);
+let fake: FakeGitHub;
+const now = () => new Date().toISOString();
+const storeFor = (f: FakeGitHub, extra: Partial<ConstructorParameters<typeof LedgerStore>[0]> = {}) => {
+  const gh = new GitHub({ token: f.token, apiUrl: f.url, owner: f.owner, repo: f.repo });
+  return { gh, store: new LedgerStore({ gh, branch: "aegis-state", now, baseDelayMs: 20, ...extra }) };
+};
+const addIssue = (issue: number) => (draft: ReturnType<typeof emptyLedger>) => {
+  if (openTaskForIssue(draft, issue)) return "exists";
+  addTask(
+    draft,
+    {
+      issue,
+      title: `Issue ${issue}`,
+      category: "docs",
+      authority: "auto_safe",
+      priority: 2,
+      requestedBy: "t",
+      needsApproval: false,
+      dependsOn: [],
+      predictedFiles: [],
+    },
+    "queued",
+    { actor: "t", reason: "test", now: now() },
+  );
+  return "added";
+};
+
+beforeAll(async () => {
+  fake = await startFakeGitHub();
+});
+afterAll(async () => {
+  await fake?.close();
+});
+beforeEach(async () => {
+  fake.clearFaults();
+  if (await fake.branchSha("aegis-state")) await fake.git(["update-ref", "-d", "refs/heads/aegis-state"]);
+});
+
+describe("ledger store on the fake GitHub", () => {
+  it("creates the state branch as an orphan on first write, then reads it back", async () => {
+    const { store, gh } = storeFor(fake);
+    const first = await store.read();
+    expect(first).toMatchObject({ sha: undefined, branchExists: false });
+    const result = await store.update("add #1", addIssue(1));
+    expect(result.written).toBe(true);
+    const text = await fake.readFile("aegis-state", "state.json");
+    expect(parseLedger(text!, "x").tasks.map((t) => t.id)).toEqual(["1-1"]);
+    // Orphan: the state branch shares no history with main.
+    const log = await fake.git(["log", "--format=%s", "aegis-state"]);
+    expect(log.trim().split("\n")).toHaveLength(1);
+    expect(await fake.git(["ls-tree", "--name-only", "aegis-state"])).toBe("state.json\n");
+    // An unchanged mutation writes nothing.
+    const calls = gh.calls;
+    const again = await store.update("add #1 again", addIssue(1));
+    expect(again).toMatchObject({ written: false, result: "exists" });
+    expect(gh.calls - calls).toBe(1);
+    fake.assertClean();
+  });
+
+  it("20 writers in separate processes at once: every task present, none lost, history intact", async () => {
+    const writers = Array.from({ length: 20 }, (_, i) =>
+      run(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          "test/harness/ledger-writer.ts",
+          fake.url,
+          fake.token,
+          fake.owner,
+          fake.repo,
+          String(100 + i),
+        ],
+        {
+          timeout: 120_000,
+        },
+      ),
+    );
+    const outputs = (await Promise.all(writers)).map(
+      (r) => JSON.parse(r.stdout.trim().split("\n").pop()!) as { result: string; conflicts: number },
+    );
+    expect(outputs.every((o) => o.result === "added")).toBe(true);
+    const ledger = parseLedger((await fake.readFile("aegis-state", "state.json"))!, "x");
+    expect(ledger.tasks.map((t) => t.issue).sort()).toEqual(Array.from({ length: 20 }, (_, i) => 100 + i));
+    expect(new Set(ledger.tasks.map((t) => t.id)).size).toBe(20);
+    expect(ledger.seq).toBe(20);
+    for (const task of ledger.tasks) expect(task.history).toHaveLength(1);
+    // Every successful write is one commit on the branch.
+    const commits = (await fake.git(["rev-list", "--count", "aegis-state"])).trim();
+    expect(Number(commits)).toBe(20);
+    console.log(
+      `concurrency: ${outputs.reduce((n, o) => n + o.conflicts, 0)} compare-and-swap retries across 20 writers`,
+    );
+    fake.assertClean();
+  }, 180_000);
+
+  it.each([
+    ["an unknown version", JSON.stringify({ version: 99, tasks: [] }), "has version 99"],
+    ["invalid JSON", "{ this is not json", "is not valid JSON"],
+    [
+      "a schema violation",
+      JSON.stringify({ ...emptyLedger(now()), tasks: [{ id: 1 }] }),
+      "failed validation",
+    ],
+  ])("a ledger with %s stops with a clear error and is never overwritten", async (_name, text, message) => {
+    await fake.commitFile("aegis-state", "state.json", text);
+    const before = await fake.branchSha("aegis-state");
+    const { store } = storeFor(fake);
+    await expect(store.update("add #1", addIssue(1))).rejects.toThrow(LedgerError);
+    await expect(store.read()).rejects.toThrow(message);
+    expect(await fake.branchSha("aegis-state")).toBe(before);
+    expect(await fake.readFile("aegis-state", "state.json")).toBe(text);
+  });
+
+  it("completes through 502s and secondary rate limits, and never applies a write twice", async () => {
+    const { store } = storeFor(fake);
+    await store.update("seed", addIssue(1));
+    // The write happens but the client sees a 502: the retry must not add the task twice.
+    fake.inject({ method: "PUT", route: "/contents/{path}", status: 502, when: "after", times: 1 });
+    fake.inject({ method: "GET", route: "/contents/{path}", status: 502, when: "before", times: 1 });
+    fake.inject({
+      method: "PUT",
+      route: "/contents/{path}",
+      status: 403,
+      when: "before",
+      times: 1,
+      headers: { "retry-after": "1" },
+      body: {
+        message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+      },
+    });
+    const result = await store.update("add #2", addIssue(2));
+    expect(["added", "exists"]).toContain(result.result);
+    const ledger = parseLedger((await fake.readFile("aegis-state", "state.json"))!, "x");
+    expect(ledger.tasks.map((t) => t.issue)).toEqual([1, 2]);
+    expect(ledger.seq).toBe(2);
+  }, 60_000);
+
+  it("reads a ledger larger than the contents API's 1 MB inline limit through the blob API", async () => {
+    const big = emptyLedger(now());
+    for (let i = 1; i <= 3000; i++) addIssue(i)(big);
+    const text = serializeLedger(big);
+    expect(text.length).toBeGreaterThan(1_000_000);
+    await fake.commitFile("aegis-state", "state.json", text);
+    const { store } = storeFor(fake);
+    const snapshot = await store.read();
+    expect(snapshot.ledger.tasks).toHaveLength(3000);
+  });
+});
