@@ -2,10 +2,12 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
 import { issueLabeledEvent, runAction } from "./harness/runner.js";
+import { transition } from "../src/core/lifecycle.js";
 import {
   addLabelAs,
   expectSuccess,
   ledgerOf,
+  mutateLedger,
   openIssue,
   planOnLabel,
   planOnSchedule,
@@ -241,6 +243,64 @@ describe("governance across runs", () => {
         .sort(),
     );
     for (const t of ledger.tasks) expect(t.attempts.length).toBeLessThanOrEqual(1);
+  });
+});
+
+describe("retry", () => {
+  it("re-adding the trigger to a failed task starts a new task that inherits the status comment", async () => {
+    const n = openIssue(fake, { title: "Flaky docs", labels: ["documentation"], by: "maya" });
+    expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
+    await mutateLedger(fake, (ledger) => {
+      const task = ledger.tasks[0]!;
+      task.attempts[0]!.outcome = "max-turns";
+      transition(task, { to: "failed", actor: "aegis", reason: "max turns", now: new Date().toISOString() });
+    });
+    const issue = fake.issue(n)!;
+    const running = [...fake.store.labels.values()].find((l) => l.name === "aegis:running")!;
+    const failed = fake.seedLabel("aegis:failed");
+    issue.labels = issue.labels.filter((id) => id !== running.id).concat(failed.id);
+    const aegis = [...fake.store.labels.values()].find((l) => l.name === "aegis")!;
+    issue.labels = issue.labels.filter((id) => id !== aegis.id);
+    const run = expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
+    const ledger = await ledgerOf(fake);
+    expect(ledger.tasks.map((t) => t.state)).toEqual(["cancelled", "running"]);
+    expect(ledger.tasks[0]!.history.at(-1)!.reason).toContain(`continued as task ${ledger.tasks[1]!.id}`);
+    expect(ledger.tasks[1]!.statusCommentId).toBe(ledger.tasks[0]!.statusCommentId);
+    expect(JSON.parse(run.outputs.tasks!)).toEqual([ledger.tasks[1]!.id]);
+    expect(
+      fake
+        .labelsOf(n)
+        .filter((l) => l.startsWith("aegis"))
+        .sort(),
+    ).toEqual(["aegis", "aegis:running"]);
+    expect(statusComments(n)).toHaveLength(1);
+  });
+
+  it("an ended task releases the trigger label so the sweep does not take the issue again", async () => {
+    const n = openIssue(fake, { title: "Docs again", labels: ["documentation"], by: "maya" });
+    expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
+    // The trigger label is removed by hand: the sweep cancels the task.
+    await mutateLedger(fake, (ledger) => {
+      const task = ledger.tasks[0]!;
+      task.attempts[0]!.endedAt = new Date().toISOString();
+      transition(task, { to: "queued", actor: "aegis", reason: "retry", now: new Date().toISOString() });
+    });
+    const issue = fake.issue(n)!;
+    const aegis = [...fake.store.labels.values()].find((l) => l.name === "aegis")!;
+    issue.labels = issue.labels.filter((id) => id !== aegis.id);
+    expectSuccess(await planOnSchedule(fake));
+    expect((await ledgerOf(fake)).tasks.map((t) => t.state)).toEqual(["cancelled"]);
+    expect(fake.labelsOf(n)).toContain("aegis:cancelled");
+    expectSuccess(await planOnSchedule(fake));
+    expect((await ledgerOf(fake)).tasks).toHaveLength(1);
+  });
+
+  it("creates its labels with colours on first use", async () => {
+    const n = openIssue(fake, { title: "First", labels: ["documentation"], by: "maya" });
+    expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
+    const label = [...fake.store.labels.values()].find((l) => l.name === "aegis:awaiting-approval")!;
+    expect(label.color).toBe("fbca04");
+    expect(label.description).toContain("approval");
   });
 });
 

@@ -74,7 +74,11 @@ export interface IntakeContext {
 export function intake(ledger: Ledger, issue: IssueView, sender: Sender, ctx: IntakeContext): IntakeDecision {
   const { config, now } = ctx;
   const existing = openTaskForIssue(ledger, issue.number);
-  if (existing) return { kind: "exists", task: existing };
+  // A failed or blocked task is retried by re-adding the trigger label: it ends, and a new task
+  // with a fresh attempt budget takes over its status comment. Anything else is already tracked.
+  const retry =
+    existing && (existing.state === "failed" || existing.state === "blocked") ? existing : undefined;
+  if (existing && !retry) return { kind: "exists", task: existing };
   if (sender.isBot && !config.allowedBots.includes(sender.login)) {
     return {
       kind: "reject",
@@ -131,6 +135,17 @@ export function intake(ledger: Ledger, issue: IssueView, sender: Sender, ctx: In
     },
   );
   if (approved) task.approvedBy = ctx.approvedBy;
+  if (retry) {
+    task.history[0]!.reason = `retry of ${retry.state} task ${retry.id}; ${task.history[0]!.reason}`;
+    transition(retry, {
+      to: "cancelled",
+      actor: sender.login,
+      reason: `re-triggered by @${sender.login}; continued as task ${task.id}`,
+      now,
+      runId: ctx.runId,
+    });
+    if (retry.statusCommentId) task.statusCommentId = retry.statusCommentId;
+  }
   if (full) {
     task.deferredReason = `the pending cap (${config.caps.pendingPerRepo} tasks awaiting approval, queued or running) is reached; admitted automatically when room frees`;
   }

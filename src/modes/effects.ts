@@ -6,6 +6,7 @@ import type { Config } from "../config.js";
 import type { GitHub } from "../adapters/github.js";
 import { stateLabel } from "../core/labels.js";
 import type { Ledger, Task } from "../core/ledger.js";
+import { openTaskForIssue } from "../core/lifecycle.js";
 import { renderStatusComment, STATUS_MARKER } from "../core/status.js";
 
 export interface MirrorOptions {
@@ -25,8 +26,17 @@ export async function mirrorChanges(
     const previous = old.get(task.id);
     if (previous && previous.state === task.state && previous.history.length === task.history.length)
       continue;
-    await mirrorTask(gh, config, task, previous?.state, options.freshComments?.get(task.id) === task.state);
+    const current = openTaskForIssue(after, task.issue);
+    // A task superseded by a newer one for the same issue (a retry) leaves the issue to it.
+    if (current && current.id !== task.id) continue;
+    // A new task inherits the issue's labels from the task it replaces.
+    const from = previous?.state ?? lastTaskOf(before, task.issue)?.state;
+    await mirrorTask(gh, config, task, from, options.freshComments?.get(task.id) === task.state);
   }
+}
+
+function lastTaskOf(ledger: Ledger, issue: number): Task | undefined {
+  return ledger.tasks.filter((t) => t.issue === issue).at(-1);
 }
 
 export async function mirrorTask(
@@ -40,6 +50,10 @@ export async function mirrorTask(
     if (from !== task.state) {
       await gh.addLabels(task.issue, [stateLabel(task.state)]);
       if (from) await gh.removeLabel(task.issue, stateLabel(from));
+      // An ended task releases the trigger label, so the sweep does not take the issue again;
+      // adding the label anew asks for new work.
+      if (task.state === "done" || task.state === "cancelled")
+        await gh.removeLabel(task.issue, config.triggerLabel);
     }
     if (!commentIsFresh) {
       await gh.upsertComment(

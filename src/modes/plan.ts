@@ -17,7 +17,7 @@ import {
   type Sender,
   untrackedDependencies,
 } from "../core/governance.js";
-import { DUPLICATE_LABEL } from "../core/labels.js";
+import { DUPLICATE_LABEL, labelDefinitions } from "../core/labels.js";
 import type { Ledger, Task } from "../core/ledger.js";
 import { renderNotice, renderStatusComment } from "../core/status.js";
 import type { ModeContext } from "./context.js";
@@ -57,6 +57,9 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
   core.info(
     `Ledger: ${snapshot.ledger.tasks.length} task(s) on ${store.branch}${snapshot.sha ? "" : " (new)"}.`,
   );
+  // First use in this repository: create aegis's labels with their colours and descriptions.
+  if (!snapshot.branchExists)
+    await core.group("Create labels", () => gh.ensureLabels(labelDefinitions(config)));
 
   const { eventName } = settings.context;
   if (eventName === "issues" || eventName === "pull_request" || eventName === "pull_request_target") {
@@ -82,7 +85,7 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
       });
       if (decision.kind === "created") {
         const id = commentIds.get(intent.issue.number);
-        if (id) decision.task.statusCommentId = id;
+        if (id && !decision.task.statusCommentId) decision.task.statusCommentId = id;
         created.push(decision.task);
       }
       lines.push(lineFor(intent, decision));
@@ -118,7 +121,7 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
   const preview = decide(structuredClone(snapshot.ledger), new Map());
   const commentIds = new Map<number, number>();
   const fresh = new Map<string, Task["state"]>();
-  for (const task of preview.created) {
+  for (const task of preview.created.filter((t) => !t.statusCommentId)) {
     try {
       commentIds.set(task.issue, await gh.createComment(task.issue, renderStatusComment(task, config)));
     } catch (error) {

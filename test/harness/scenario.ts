@@ -1,5 +1,5 @@
 // Small helpers that play a person acting on the fake GitHub, and read the ledger back.
-import { parseLedger, type Ledger } from "../../src/core/ledger.js";
+import { parseLedger, serializeLedger, type Ledger } from "../../src/core/ledger.js";
 import type { FakeGitHub } from "./fake-github.js";
 import { issueLabeledEvent, runAction, scheduleEvent, type ActionRun } from "./runner.js";
 
@@ -56,4 +56,15 @@ export function expectSuccess(run: ActionRun): ActionRun {
   if (run.exitCode !== 0)
     throw new Error(`action exited ${run.exitCode}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`);
   return run;
+}
+
+/** Edits the ledger on its branch as another writer would (tests that need a given state). */
+export async function mutateLedger(
+  fake: FakeGitHub,
+  mutate: (ledger: Ledger) => void,
+  branch = "aegis-state",
+): Promise<void> {
+  const ledger = await ledgerOf(fake, branch);
+  mutate(ledger);
+  await fake.commitFile(branch, "state.json", serializeLedger(ledger), "test: edit the ledger");
 }
