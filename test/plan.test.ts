@@ -331,7 +331,8 @@ describe("sweep", () => {
     expect(run.summary).toContain(`#${missed}`);
     // The sweep's cost follows the labeled issues: no call lists all issues unfiltered.
     const lists = fake.calls.filter((c) => c.route === "GET /repos/{owner}/{repo}/issues");
-    expect(lists.length).toBe(1);
-    expect(lists[0]!.path).toContain("labels=aegis");
+    // One list for the trigger label, one for the revert label: each filtered by GitHub.
+    expect(lists.length).toBe(2);
+    for (const list of lists) expect(list.path).toMatch(/labels=aegis(&|-revert)/);
   });
 });

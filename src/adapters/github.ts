@@ -58,10 +58,11 @@ export class GitHub {
         // 409 joins the defaults: it is the ledger's compare-and-swap saying "re-read", not a fault.
         retry: { doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451], retries: maxRetries },
         throttle: {
-          // Octokit spaces writes a second apart by default, which suits bulk clients. A job
+          // Octokit spaces writes a second apart (comments and PRs three) by default, which suits bulk clients. A job
           // here makes a handful of writes; serialising them is enough, and a secondary rate
           // limit, should one come, is honoured through retry-after below.
           write: new Bottleneck.Group({ id: "aegis-write", maxConcurrent: 1, minTime: 0 }),
+          notifications: new Bottleneck.Group({ id: "aegis-notifications", maxConcurrent: 1, minTime: 0 }),
           onRateLimit: (
             retryAfter: number,
             opts: { method: string; url: string },
@@ -309,6 +310,58 @@ export class GitHub {
       if (statusOf(error) === 404) return undefined;
       throw error;
     }
+  }
+
+  // ---- rollback and contention ------------------------------------------------------------
+
+  /**
+   * Issues and pull requests carrying `label`, open or closed, updated since `since` (ISO): the
+   * issues list filters by label server-side, so the cost follows the labelled count.
+   */
+  async listLabelled(label: string, since?: string) {
+    return this.octokit.paginate(this.octokit.rest.issues.listForRepo, {
+      owner: this.owner,
+      repo: this.repo,
+      labels: label,
+      state: "all",
+      per_page: 100,
+      ...(since ? { since } : {}),
+    });
+  }
+
+  /** Opens a pull request; undefined in a dry run. */
+  async createPull(input: { head: string; base: string; title: string; body: string }) {
+    if (this.skipWrite(`open a pull request from ${input.head}`)) return undefined;
+    const { data } = await this.octokit.rest.pulls.create({ owner: this.owner, repo: this.repo, ...input });
+    return { number: data.number, url: data.html_url };
+  }
+
+  /** The newest pull request (open or closed) whose head is `branch` in this repository. */
+  async findPullByHead(branch: string) {
+    const { data } = await this.octokit.rest.pulls.list({
+      owner: this.owner,
+      repo: this.repo,
+      head: `${this.owner}:${branch}`,
+      state: "all",
+      per_page: 10,
+    });
+    const pull = data[0];
+    return pull ? { number: pull.number, url: pull.html_url, state: pull.state } : undefined;
+  }
+
+  /** Paths a pull request changes; a rename counts for both its old and new path. */
+  async listPullFiles(pullNumber: number): Promise<string[]> {
+    const files = await this.octokit.paginate(this.octokit.rest.pulls.listFiles, {
+      owner: this.owner,
+      repo: this.repo,
+      pull_number: pullNumber,
+      per_page: 100,
+    });
+    return [
+      ...new Set(
+        files.flatMap((f) => (f.previous_filename ? [f.filename, f.previous_filename] : [f.filename])),
+      ),
+    ];
   }
 }
 

@@ -200,6 +200,8 @@ export interface QueueResult {
   claimed: Task[];
   /** Why queued tasks were not claimed this time, for the summary. */
   held: { task: Task; reason: string }[];
+  /** Held tasks whose dependency failed or was cancelled, reported for the first time: one notice each. */
+  reported: { task: Task; reason: string; notice: string }[];
 }
 
 /** Spend (USD) recorded since `sinceIso`, from live attempts and archived daily rollups. */
@@ -243,6 +245,7 @@ export function admitAndClaim(ledger: Ledger, ctx: QueueContext): QueueResult {
   const actor = "aegis";
   const budget = budgetState(ledger, config, now);
   const held: QueueResult["held"] = [];
+  const reported: QueueResult["reported"] = [];
 
   for (const task of ledger.tasks.filter((t) => t.state === "deferred").sort(byRank)) {
     const budgetHeld = task.deferredReason?.includes("budget");
@@ -264,7 +267,7 @@ export function admitAndClaim(ledger: Ledger, ctx: QueueContext): QueueResult {
       transition(task, { to: "deferred", actor, reason: budget.exhausted, now, runId: ctx.runId });
       task.deferredReason = budget.exhausted;
     }
-    return { claimed: [], held };
+    return { claimed: [], held, reported };
   }
   if (ledger.breaker.open) {
     for (const task of queued)
@@ -272,7 +275,7 @@ export function admitAndClaim(ledger: Ledger, ctx: QueueContext): QueueResult {
         task,
         reason: `the circuit breaker is open: ${ledger.breaker.reason ?? "repeated failures"}`,
       });
-    return { claimed: [], held };
+    return { claimed: [], held, reported };
   }
 
   const claimed: Task[] = [];
@@ -282,8 +285,10 @@ export function admitAndClaim(ledger: Ledger, ctx: QueueContext): QueueResult {
       continue;
     }
     const waitingOn = task.dependsOn.filter((dep) => !dependencyDone(ledger, dep, ctx.issueClosed));
-    if (waitingOn.length) {
-      held.push({ task, reason: `waiting for ${waitingOn.map((n) => `#${n}`).join(", ")}` });
+    const hold = dependencyHold(ledger, task, waitingOn);
+    if (hold) {
+      held.push({ task, reason: hold.reason });
+      if (hold.notice) reported.push({ task, reason: hold.reason, notice: hold.notice });
       continue;
     }
     const busy = new Set(ledger.tasks.filter((t) => t.state === "running").flatMap((t) => t.predictedFiles));
@@ -303,19 +308,91 @@ export function admitAndClaim(ledger: Ledger, ctx: QueueContext): QueueResult {
     task.attempts.push({ number, runId: `${ctx.runId}/${ctx.runAttempt}`, startedAt: now });
     claimed.push(task);
   }
-  return { claimed, held };
+  return { claimed, held, reported };
+}
+
+/**
+ * Where a dependency issue stands in the ledger. `untracked`: no task ever; `cancelled`: every
+ * task for it was cancelled. Both are then decided by whether the issue is closed.
+ */
+export type DependencyStatus = "done" | "waiting" | "failed" | "blocked" | "cancelled" | "untracked";
+
+export function dependencyStatus(ledger: Ledger, issue: number): DependencyStatus {
+  const tasks = ledger.tasks.filter((t) => t.issue === issue);
+  if (tasks.some((t) => t.state === "done")) return "done";
+  const open = openTaskForIssue(ledger, issue);
+  if (open) return open.state === "failed" || open.state === "blocked" ? open.state : "waiting";
+  return tasks.length ? "cancelled" : "untracked";
 }
 
 function dependencyDone(ledger: Ledger, issue: number, issueClosed: QueueContext["issueClosed"]): boolean {
-  const tasks = ledger.tasks.filter((t) => t.issue === issue);
-  if (tasks.some((t) => t.state === "done")) return true;
-  if (tasks.some((t) => OPEN_STATES.includes(t.state))) return false;
+  const status = dependencyStatus(ledger, issue);
+  if (status === "done") return true;
+  if (status !== "cancelled" && status !== "untracked") return false;
   return issueClosed(issue) === true;
 }
 
-/** Issues named as dependencies of queued tasks that the ledger cannot answer for. */
+const STUCK_WORDS: Partial<Record<DependencyStatus, string>> = {
+  failed: "failed",
+  blocked: "is blocked",
+  cancelled: "was cancelled",
+};
+
+/**
+ * Why a task with unresolved dependencies is held. A dependency that failed, is blocked or was
+ * cancelled will not finish by itself: the reason says so, and the task remembers it reported
+ * that (`dependencyReported`), so the issue gets one notice per stuck dependency, not one per plan.
+ */
+function dependencyHold(
+  ledger: Ledger,
+  task: Task,
+  waitingOn: number[],
+): { reason: string; notice?: string } | undefined {
+  const noted = task as Task & { dependencyReported?: string };
+  const stuck = waitingOn
+    .map((issue) => ({ issue, status: dependencyStatus(ledger, issue) }))
+    .filter((d) => STUCK_WORDS[d.status] !== undefined);
+  if (stuck.length === 0) {
+    // Resolved or retried: a later failure is news again.
+    delete noted.dependencyReported;
+    return waitingOn.length
+      ? { reason: `waiting for ${waitingOn.map((n) => `#${n}`).join(", ")}` }
+      : undefined;
+  }
+  const waiting = waitingOn.filter((n) => !stuck.some((d) => d.issue === n));
+  const reason =
+    stuck.map((d) => `dependency #${d.issue} ${STUCK_WORDS[d.status]}`).join("; ") +
+    "; this task waits until a maintainer resolves it" +
+    (waiting.length ? ` (also waiting for ${waiting.map((n) => `#${n}`).join(", ")})` : "");
+  // The key names the dependency's current task, so a retried dependency that fails again is reported anew.
+  const key = stuck
+    .map(
+      (d) => `#${d.issue}:${ledger.tasks.filter((t) => t.issue === d.issue).at(-1)?.id ?? "?"}:${d.status}`,
+    )
+    .join(",");
+  if (noted.dependencyReported === key) return { reason };
+  noted.dependencyReported = key;
+  const how = stuck
+    .map((d) =>
+      d.status === "cancelled"
+        ? `#${d.issue}: re-add its trigger label to run it again, or close it to release this task`
+        : `#${d.issue}: fix the cause and re-add its trigger label, or close it to release this task`,
+    )
+    .join("; ");
+  return {
+    reason,
+    notice: `This task (\`${task.id}\`) is held: ${reason}. A maintainer can resolve it — ${how}.`,
+  };
+}
+
+/**
+ * Dependency issues of queued tasks that the ledger cannot answer for: never tracked, or every
+ * task for them cancelled. Whether the issue is closed then decides (one call each, rare).
+ */
 export function untrackedDependencies(ledger: Ledger): number[] {
-  const tracked = new Set(ledger.tasks.map((t) => t.issue));
   const deps = ledger.tasks.filter((t) => t.state === "queued").flatMap((t) => t.dependsOn);
-  return [...new Set(deps.filter((d) => !tracked.has(d)))];
+  return [...new Set(deps)].filter((d) => {
+    const status = dependencyStatus(ledger, d);
+    return status === "untracked" || status === "cancelled";
+  });
 }

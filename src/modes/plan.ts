@@ -24,6 +24,7 @@ import type { ModeContext } from "./context.js";
 import { mirrorChanges } from "./effects.js";
 import { applySweep, gatherSweep, type SweepFindings } from "./sweep.js";
 import { renderPlanSummary, type PlanLine } from "./plan-summary.js";
+import { handleReverts } from "./rollback.js";
 
 interface Intent {
   issue: IssueView;
@@ -52,6 +53,9 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
   const { config } = settings;
   const work: EventWork = { intents: [], approvals: [], lines: [], refusedApprovals: [] };
   let sweep: SweepFindings | undefined;
+
+  // Rollback (aegis-revert) records its own revert in the ledger, so it runs before the read.
+  work.lines.push(...(await handleReverts(ctx)));
 
   const snapshot = await core.group("Read the ledger", () => store.read());
   core.info(
@@ -166,6 +170,9 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
         .catch((e: unknown) => warn(refused.issue, e));
     }
     if (sweep) await sweep.repairDrift(result.ledger);
+    // A dependency that failed or was cancelled: one notice per task (governance remembers it).
+    for (const { task, notice } of queue.reported)
+      await gh.createComment(task.issue, renderNotice(notice)).catch((e: unknown) => warn(task.issue, e));
   });
 
   const tasks = queue.claimed.map((t) => t.id);
