@@ -226,7 +226,10 @@ export async function runClaudeSession(opts: ClaudeSessionOptions): Promise<Sess
   const leftovers = await killSessionTree({ pgid, tag, graceMs });
   if (leftovers > 0) core.info(`Stopped ${leftovers} process(es) the session left running`);
   // Output already written is still in the pipe: give the reader a moment to drain it.
-  await Promise.race([stdoutDone, new Promise((r) => setTimeout(r, 2000))]);
+  let drainTimer: NodeJS.Timeout | undefined;
+  await Promise.race([stdoutDone, new Promise((r) => (drainTimer = setTimeout(r, 2000)))]);
+  // A pending timer would keep the whole action alive for the rest of its two seconds.
+  clearTimeout(drainTimer);
   lines.close();
   child.stdout.destroy();
   child.stderr.destroy();

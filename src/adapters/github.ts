@@ -231,9 +231,17 @@ export class GitHub {
    * Edits the comment carrying `marker` in place, or creates it. A known id skips the search;
    * a deleted comment (404) is recreated rather than lost.
    */
-  async upsertComment(issueNumber: number, marker: string, body: string, knownId?: number): Promise<number> {
+  async upsertComment(
+    issueNumber: number,
+    marker: string,
+    body: string,
+    knownId?: number | "none",
+  ): Promise<number> {
     const text = body.includes(marker) ? body : `${marker}\n${body}`;
-    if (this.skipWrite(`update the comment on #${issueNumber}`)) return knownId ?? 0;
+    if (this.skipWrite(`update the comment on #${issueNumber}`))
+      return typeof knownId === "number" ? knownId : 0;
+    // "none": the caller's record says no such comment exists yet, so there is nothing to find.
+    if (knownId === "none") return this.createComment(issueNumber, text);
     let id = knownId;
     if (id === undefined) {
       const comments = await this.octokit.paginate(this.octokit.rest.issues.listComments, {
@@ -362,6 +370,23 @@ export class GitHub {
         files.flatMap((f) => (f.previous_filename ? [f.filename, f.previous_filename] : [f.filename])),
       ),
     ];
+  }
+
+  // ---- run mode ------------------------------------------------------------------------------
+
+  /** Closes a pull request (a superseded attempt's); one already closed or gone is not an error. */
+  async closePull(pullNumber: number): Promise<void> {
+    if (this.skipWrite(`close pull request #${pullNumber}`)) return;
+    try {
+      await this.octokit.rest.pulls.update({
+        owner: this.owner,
+        repo: this.repo,
+        pull_number: pullNumber,
+        state: "closed",
+      });
+    } catch (error) {
+      if (![404, 422].includes(statusOf(error))) throw error;
+    }
   }
 }
 

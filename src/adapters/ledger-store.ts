@@ -37,7 +37,10 @@ export interface LedgerStoreOptions {
 }
 
 export interface UpdateResult<T> {
+  /** The ledger as this update left it (or found it, when nothing changed). */
   ledger: Ledger;
+  /** The ledger the successful write replaced: diff against it to mirror only this run's changes. */
+  base: Ledger;
   result: T;
   written: boolean;
   conflicts: number;
@@ -95,9 +98,20 @@ export class LedgerStore {
     if (data.encoding === "base64" && (data.content || data.size === 0)) {
       text = Buffer.from(data.content, "base64").toString("utf8");
     } else {
-      // Over 1 MB the contents API leaves `content` empty; the blob API serves up to 100 MB.
-      const blob = await octokit.rest.git.getBlob({ owner, repo, file_sha: data.sha });
-      text = Buffer.from(blob.data.content, "base64").toString("utf8");
+      // Over 1 MB the contents API leaves `content` empty. The raw media type serves up to
+      // 100 MB as plain text (a JSON body with megabytes of base64 is slow and, past ~8 MB,
+      // beyond Octokit's JSON parser).
+      const raw = await octokit.rest.repos.getContent({
+        owner,
+        repo,
+        path: LEDGER_FILE,
+        ref: `refs/heads/${this.branch}`,
+        mediaType: { format: "raw" },
+      });
+      text =
+        typeof raw.data === "string"
+          ? raw.data
+          : Buffer.from(raw.data as unknown as ArrayBuffer).toString("utf8");
     }
     return { ledger: parseLedger(text, this.where), sha: data.sha, branchExists: true };
   }
@@ -138,16 +152,16 @@ export class LedgerStore {
       const draft = structuredClone(snapshot.ledger);
       const result = mutate(draft);
       if (serializeLedger(draft) === before)
-        return { ledger: snapshot.ledger, result, written: false, conflicts };
+        return { ledger: snapshot.ledger, base: snapshot.ledger, result, written: false, conflicts };
       draft.updatedAt = this.now();
       const archived = compactLedger(draft, draft.updatedAt);
       if (archived) core.info(`Ledger: archived ${archived} finished task(s) into daily rollups.`);
       if (this.dryRun) {
         core.info(`Dry run: ledger not written (${message}).`);
-        return { ledger: draft, result, written: false, conflicts };
+        return { ledger: draft, base: snapshot.ledger, result, written: false, conflicts };
       }
       if (await this.write(snapshot, serializeLedger(draft), message)) {
-        return { ledger: draft, result, written: true, conflicts };
+        return { ledger: draft, base: snapshot.ledger, result, written: true, conflicts };
       }
       conflicts += 1;
       this.conflicts += 1;

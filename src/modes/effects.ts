@@ -14,14 +14,16 @@ export interface MirrorOptions {
   freshComments?: ReadonlyMap<string, Task["state"]>;
 }
 
+/** Mirrors every task that changed between `before` and `after`; returns the issues relabelled. */
 export async function mirrorChanges(
   gh: GitHub,
   config: Config,
   before: Ledger,
   after: Ledger,
   options: MirrorOptions = {},
-) {
+): Promise<Set<number>> {
   const old = new Map(before.tasks.map((t) => [t.id, t]));
+  const touched = new Set<number>();
   for (const task of after.tasks) {
     const previous = old.get(task.id);
     if (previous && previous.state === task.state && previous.history.length === task.history.length)
@@ -31,8 +33,10 @@ export async function mirrorChanges(
     if (current && current.id !== task.id) continue;
     // A new task inherits the issue's labels from the task it replaces.
     const from = previous?.state ?? lastTaskOf(before, task.issue)?.state;
+    if (from !== task.state) touched.add(task.issue);
     await mirrorTask(gh, config, task, from, options.freshComments?.get(task.id) === task.state);
   }
+  return touched;
 }
 
 function lastTaskOf(ledger: Ledger, issue: number): Task | undefined {

@@ -154,7 +154,8 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
   }
 
   await core.group("Mirror labels and comments", async () => {
-    await mirrorChanges(gh, config, snapshot.ledger, result.ledger, { freshComments: fresh });
+    // Mirror only what this run's write changed: a concurrent plan mirrors its own changes.
+    const mirrored = await mirrorChanges(gh, config, result.base, result.ledger, { freshComments: fresh });
     for (const line of [...work.lines, ...lines]) {
       if (line.notice)
         await gh
@@ -169,7 +170,7 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
         .createComment(refused.issue, renderNotice(refused.reason))
         .catch((e: unknown) => warn(refused.issue, e));
     }
-    if (sweep) await sweep.repairDrift(result.ledger);
+    if (sweep) await sweep.repairDrift(result.ledger, mirrored);
     // A dependency that failed or was cancelled: one notice per task (governance remembers it).
     for (const { task, notice } of queue.reported)
       await gh.createComment(task.issue, renderNotice(notice)).catch((e: unknown) => warn(task.issue, e));

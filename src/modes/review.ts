@@ -123,7 +123,9 @@ export async function review(ctx: ModeContext): Promise<ReviewOutcome> {
     assessment.verdict,
   );
   const commentId = await core.group(`Comment and label #${pr.number}`, async () => {
-    const id = await gh.upsertComment(pr.number, REVIEW_MARKER, body, knownCommentId(task));
+    // A task never reviewed has no review comment: create it without listing the PR's comments.
+    const known = knownCommentId(task) ?? (task.review === undefined ? "none" : undefined);
+    const id = await gh.upsertComment(pr.number, REVIEW_MARKER, body, known);
     if (labels.add.length) await gh.addLabels(pr.number, labels.add);
     for (const name of labels.remove) await gh.removeLabel(pr.number, name);
     return id;

@@ -18,7 +18,8 @@ export interface SweepFindings {
   ended: { taskId: string; why: string; merged: boolean }[];
   /** PR state of tasks with an open PR. */
   prs: { taskId: string; merged: boolean; closed: boolean }[];
-  repairDrift: (ledger: Ledger) => Promise<void>;
+  /** Fixes state labels that drifted; `skip` holds issues this run already mirrored. */
+  repairDrift: (ledger: Ledger, skip: ReadonlySet<number>) => Promise<void>;
 }
 
 export async function gatherSweep(ctx: ModeContext, ledger: Ledger): Promise<SweepFindings> {
@@ -66,8 +67,9 @@ export async function gatherSweep(ctx: ModeContext, ledger: Ledger): Promise<Swe
       ended.push({ taskId: task.id, why: `the \`${config.triggerLabel}\` label was removed`, merged: false });
   }
 
-  const repairDrift = async (final: Ledger) => {
+  const repairDrift = async (final: Ledger, skip: ReadonlySet<number>) => {
     for (const raw of listed) {
+      if (skip.has(raw.number)) continue;
       const task = openTaskForIssue(final, raw.number);
       const labels = (raw.labels ?? []).map((l) => (typeof l === "string" ? l : (l.name ?? "")));
       const { add, remove } = stateLabelChanges(labels, task?.state);
