@@ -6,6 +6,7 @@ import type { ModeContext } from "./modes/context.js";
 import { digest } from "./modes/digest.js";
 import { plan } from "./modes/plan.js";
 import { review } from "./modes/review.js";
+import { runTask } from "./modes/run.js";
 import { loadConfig, makeSettings, readContext, readInputs } from "./settings.js";
 
 export async function run(): Promise<void> {
@@ -34,14 +35,15 @@ export async function run(): Promise<void> {
       case "plan":
         await plan(ctx);
         break;
+      case "run":
+        await runTask(ctx);
+        break;
       case "review":
         await review(ctx);
         break;
       case "digest":
         await digest(ctx);
         break;
-      default:
-        throw new Error(`mode ${settings.mode} is not available in this version of aegis`);
     }
     core.info(
       `GitHub API calls: ${gh.calls} (${gh.stats.http} HTTP requests, ${gh.stats.retries} rate-limit waits).`,

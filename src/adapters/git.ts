@@ -9,7 +9,8 @@
 // or lie when the action later runs git with the token on its command line. The token travels once
 // per network command as the `http.extraheader` actions/checkout uses, never stored.
 import { execFile } from "node:child_process";
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as core from "@actions/core";
 import { withoutRunnerCredentials } from "../core/agent-env.js";
@@ -97,7 +98,11 @@ const lines = (text: string) => text.split("\n").filter(Boolean);
 const nulList = (text: string) => text.split("\0").filter(Boolean);
 
 /** Remote tips of the given branches (absent ones are missing from the map): one round trip. */
-export async function remoteHeads(cwd: string, remote: Remote, branches: string[]): Promise<Map<string, string>> {
+export async function remoteHeads(
+  cwd: string,
+  remote: Remote,
+  branches: string[],
+): Promise<Map<string, string>> {
   const out = await git(
     cwd,
     ["ls-remote", "--heads", remote.url, ...branches.map((b) => `refs/heads/${b}`)],
@@ -125,15 +130,32 @@ export interface PreparedBranch {
  * the agent's own `git commit` needs (actions/checkout sets none).
  */
 export async function checkoutBase(cwd: string, remote: Remote, baseBranch: string, baseSha: string) {
+  // A job that did not check out the repository gets an empty one to fetch into.
+  if (!existsSync(path.join(cwd, ".git"))) {
+    await mkdir(cwd, { recursive: true });
+    await git(cwd, ["init", "--quiet"], "git init");
+  }
+  const fresh = !(await git(cwd, ["rev-parse", "--verify", "--quiet", "HEAD"], "git rev-parse").then(
+    () => true,
+    () => false,
+  ));
   const have = await git(cwd, ["cat-file", "-e", `${baseSha}^{commit}`], "git cat-file").then(
     () => true,
     () => false,
   );
-  const shallow = (await git(cwd, ["rev-parse", "--is-shallow-repository"], "git rev-parse")).trim() === "true";
+  const shallow =
+    fresh || (await git(cwd, ["rev-parse", "--is-shallow-repository"], "git rev-parse")).trim() === "true";
   if (!have)
     await git(
       cwd,
-      ["fetch", "--no-tags", "--quiet", ...(shallow ? ["--depth=1"] : []), remote.url, `+refs/heads/${baseBranch}:refs/remotes/origin/${baseBranch}`],
+      [
+        "fetch",
+        "--no-tags",
+        "--quiet",
+        ...(shallow ? ["--depth=1"] : []),
+        remote.url,
+        `+refs/heads/${baseBranch}:refs/remotes/origin/${baseBranch}`,
+      ],
       `git fetch of ${baseBranch}`,
       auth(remote),
     );
@@ -156,24 +178,42 @@ export async function createTaskBranch(
     try {
       await git(
         cwd,
-        ["fetch", "--no-tags", "--quiet", remote.url, `+refs/heads/${opts.branch}:refs/remotes/origin/${opts.branch}`],
+        [
+          "fetch",
+          "--no-tags",
+          "--quiet",
+          remote.url,
+          `+refs/heads/${opts.branch}:refs/remotes/origin/${opts.branch}`,
+        ],
         `git fetch of ${opts.branch}`,
         auth(remote),
       );
-      const tip = (await git(cwd, ["rev-parse", `refs/remotes/origin/${opts.branch}`], "git rev-parse")).trim();
+      const tip = (
+        await git(cwd, ["rev-parse", `refs/remotes/origin/${opts.branch}`], "git rev-parse")
+      ).trim();
       // Continue only from the tip that was checked and recorded; anything else is stale.
       if (tip === opts.continueSha) startSha = tip;
     } catch (error) {
-      core.info(`Starting from the base: the earlier attempt's branch could not be fetched (${(error as Error).message}).`);
+      core.info(
+        `Starting from the base: the earlier attempt's branch could not be fetched (${(error as Error).message}).`,
+      );
     }
   }
-  await git(cwd, ["checkout", "--quiet", "--force", "-B", opts.branch, startSha], `git checkout -B ${opts.branch}`);
+  await git(
+    cwd,
+    ["checkout", "--quiet", "--force", "-B", opts.branch, startSha],
+    `git checkout -B ${opts.branch}`,
+  );
   return { baseSha: opts.baseSha, startSha, continued: startSha !== opts.baseSha };
 }
 
 /** Paths with uncommitted changes or untracked (not ignored) files. */
 export async function dirtyPaths(cwd: string): Promise<string[]> {
-  const out = await git(cwd, ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"], "git status");
+  const out = await git(
+    cwd,
+    ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"],
+    "git status",
+  );
   // Entries are `XY path`; -z keeps names verbatim.
   return nulList(out).map((entry) => entry.slice(3));
 }
@@ -247,17 +287,39 @@ export async function describeBranch(cwd: string, baseSha: string, startSha: str
   const commitsAhead = await count(baseSha);
   const newCommits = startSha === baseSha ? commitsAhead : await count(startSha);
   if (commitsAhead === 0)
-    return { headSha, commitsAhead, newCommits, netPaths: [], historyPaths: [], netDiff: "", historyPatches: "" };
+    return {
+      headSha,
+      commitsAhead,
+      newCommits,
+      netPaths: [],
+      historyPaths: [],
+      netDiff: "",
+      historyPatches: "",
+    };
   const range = `${baseSha}..${headSha}`;
   const [netPaths, historyPathsRaw, netDiff, historyPatches] = await Promise.all([
-    git(cwd, ["diff", "--no-renames", "--name-only", "-z", baseSha, headSha], "git diff --name-only").then(nulList),
-    git(cwd, ["log", "--format=", "--no-renames", "--name-only", "-z", "--diff-merges=first-parent", range], "git log --name-only").then(
-      (out) => nulList(out.replace(/\n/g, "\0")),
+    git(cwd, ["diff", "--no-renames", "--name-only", "-z", baseSha, headSha], "git diff --name-only").then(
+      nulList,
     ),
+    git(
+      cwd,
+      ["log", "--format=", "--no-renames", "--name-only", "-z", "--diff-merges=first-parent", range],
+      "git log --name-only",
+    ).then((out) => nulList(out.replace(/\n/g, "\0"))),
     git(cwd, ["diff", "--no-renames", "--text", "--no-color", "--no-ext-diff", baseSha, headSha], "git diff"),
     git(
       cwd,
-      ["log", "--format=", "-p", "--text", "--no-renames", "--no-color", "--no-ext-diff", "--diff-merges=first-parent", range],
+      [
+        "log",
+        "--format=",
+        "-p",
+        "--text",
+        "--no-renames",
+        "--no-color",
+        "--no-ext-diff",
+        "--diff-merges=first-parent",
+        range,
+      ],
       "git log -p",
     ),
   ]);

@@ -341,7 +341,7 @@ export class GitHub {
   async createPull(input: { head: string; base: string; title: string; body: string }) {
     if (this.skipWrite(`open a pull request from ${input.head}`)) return undefined;
     const { data } = await this.octokit.rest.pulls.create({ owner: this.owner, repo: this.repo, ...input });
-    return { number: data.number, url: data.html_url };
+    return { number: data.number, url: data.html_url, base: input.base };
   }
 
   /** The newest pull request (open or closed) whose head is `branch` in this repository. */

@@ -102,6 +102,7 @@ export function renderDigest(input: DigestInput): string {
   if (budget.exhausted) out.push(`> [!WARNING]`, `> No new work is claimed: ${budget.exhausted}.`, "");
 
   out.push(...renderRun(input, links));
+  out.push(...renderRecent(input, links));
   out.push(...renderQueue(ledger, config, now, links));
   out.push(...renderWindows(ledger, now));
   out.push(...renderBudgets(budget, config));
@@ -117,15 +118,41 @@ function renderRun(input: DigestInput, links: Links): string[] {
   const tasks = tasksOfRun(input.ledger, input.runId);
   const out = [`### This run (${input.runId})`, ""];
   if (!tasks.length) return [...out, "This run changed no task.", ""];
+  return [
+    ...out,
+    ...outcomeTable(
+      tasks,
+      links,
+      (a) => ofRun(a.runId, input.runId),
+      (t) => t.history.filter((h) => h.runId === input.runId),
+    ),
+  ];
+}
+
+/** Sessions that ended in the last 24 hours in other runs: what happened today at a glance. */
+function renderRecent(input: DigestInput, links: Links): string[] {
+  const since = new Date(Date.parse(input.now) - 86_400_000).toISOString();
+  const recent = (a: Attempt) => !ofRun(a.runId, input.runId) && (a.endedAt ?? "") >= since;
+  const tasks = input.ledger.tasks.filter((t) => t.attempts.some(recent));
+  if (!tasks.length) return [];
+  return ["### Other sessions in the last 24 hours", "", ...outcomeTable(tasks, links, recent, () => [])];
+}
+
+function outcomeTable(
+  tasks: Task[],
+  links: Links,
+  counts: (a: Attempt) => boolean,
+  steps: (t: Task) => Task["history"],
+): string[] {
   const rows = tasks.map((task) => {
-    const attempts = task.attempts.filter((a) => ofRun(a.runId, input.runId));
+    const attempts = task.attempts.filter(counts);
     const last = attempts[attempts.length - 1];
-    const steps = task.history.filter((h) => h.runId === input.runId);
+    const moves = steps(task);
     const sum = (pick: (a: Attempt) => number | undefined) =>
       attempts.reduce((s, a) => s + (pick(a) ?? 0), 0);
     const ended = attempts.filter((a) => a.endedAt);
     const outcome = last ? (last.endedAt ? `**${failureLabel(last)}**` : "in progress") : "—";
-    const why = last?.reason ?? steps[steps.length - 1]?.reason ?? "";
+    const why = last?.reason ?? moves[moves.length - 1]?.reason ?? "";
     const review = task.review
       ? `${task.review.verdict}${task.review.critical ? ` (${task.review.critical} critical)` : ""}`
       : "—";
@@ -143,13 +170,10 @@ function renderRun(input: DigestInput, links: Links): string[] {
       cell(why, 140),
     ];
   });
-  return [
-    ...out,
-    ...table(
-      ["Issue", "Task", "Category", "State", "Outcome", "PR", "Review", "Turns", "Cost", "Time", "Why"],
-      rows,
-    ),
-  ];
+  return table(
+    ["Issue", "Task", "Category", "State", "Outcome", "PR", "Review", "Turns", "Cost", "Time", "Why"],
+    rows,
+  );
 }
 
 const byRank = (a: Task, b: Task) =>

@@ -29,6 +29,29 @@ export interface PullView {
   base: { ref: string; repo: { full_name: string } };
 }
 
+/**
+ * The PR as the run step of this same workflow run opened it, from the ledger — so the first
+ * review, minutes later, need not ask GitHub. Later reviews read the live PR.
+ */
+export function justOpenedPull(
+  task: Task,
+  runId: string,
+  repository: string,
+): (PullView & { html_url: string; labels: { name: string }[] }) | undefined {
+  const pr = task.pr as
+    { number: number; url: string; base?: string; headSha?: string; openedRun?: string } | undefined;
+  if (!pr || task.review || !task.branch || pr.openedRun !== runId || !pr.base || !pr.headSha)
+    return undefined;
+  return {
+    number: pr.number,
+    state: "open",
+    html_url: pr.url,
+    labels: [],
+    head: { ref: task.branch, sha: pr.headSha, repo: { full_name: repository } },
+    base: { ref: pr.base, repo: { full_name: repository } },
+  };
+}
+
 export function pullSkipReason(pull: PullView | undefined, number: number): string | undefined {
   if (!pull) return `pull request #${number} no longer exists`;
   if (pull.merged || pull.merged_at) return `pull request #${number} is already merged`;

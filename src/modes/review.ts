@@ -17,6 +17,7 @@ import { findTask } from "../core/lifecycle.js";
 import {
   type Assessment,
   assess,
+  justOpenedPull,
   knownCommentId,
   pullSkipReason,
   recordReview,
@@ -54,7 +55,8 @@ export async function review(ctx: ModeContext): Promise<ReviewOutcome> {
     });
   const pr = { number: task.pr.number, url: task.pr.url };
 
-  const pull = await gh.getPull(pr.number);
+  const pull =
+    justOpenedPull(task, settings.context.runId, `${gh.owner}/${gh.repo}`) ?? (await gh.getPull(pr.number));
   const pullSkip = pullSkipReason(pull, pr.number);
   if (pullSkip || !pull)
     return finish(ctx, {

@@ -1,0 +1,223 @@
+// The steps run mode strings together, kept apart so the orchestrator (run.ts) reads as the
+// sequence it is: the Claude Code install, the agent's environment, the pre-push checks, the
+// pull request, and recording an action error so a task never hangs in `running`.
+import { lstat, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import path from "node:path";
+import * as cache from "@actions/cache";
+import * as core from "@actions/core";
+import type { BranchState } from "../adapters/git.js";
+import { statusOf } from "../adapters/github.js";
+import { sessionHome } from "../adapters/session-store.js";
+import { installNpmTool } from "../adapters/tool-install.js";
+import { sanitizeAgentEnv } from "../core/agent-env.js";
+import type { NamedFile } from "../core/brief.js";
+import type { Task } from "../core/ledger.js";
+import * as decide from "../core/run-decisions.js";
+import { prTitle } from "../core/run-report.js";
+import { scanDiff, type Violation } from "../core/secret-scan.js";
+import type { ModeContext } from "./context.js";
+import { mirrorTask } from "./effects.js";
+
+export const CLAUDE_PACKAGE = "@anthropic-ai/claude-code";
+
+/** The CLI named by `claude-executable`, else the pinned version from the tool cache, Actions cache or npm. */
+export async function claudeExecutable(ctx: ModeContext): Promise<string> {
+  const { settings } = ctx;
+  if (settings.claudeExecutable) {
+    core.info(`Using claude at ${settings.claudeExecutable}.`);
+    return settings.claudeExecutable;
+  }
+  try {
+    const installed = await installNpmTool({
+      packageName: CLAUDE_PACKAGE,
+      version: settings.claudeVersion,
+      binName: "claude",
+      toolCacheDir: settings.context.toolCache,
+      cache,
+    });
+    core.info(`Claude Code ${settings.claudeVersion} from ${installed.source}.`);
+    return installed.binPath;
+  } catch (error) {
+    throw new Error(
+      `could not install ${CLAUDE_PACKAGE}@${settings.claudeVersion}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+/**
+ * The agent's HOME: emptied at the start of every job (nothing of the runner's — git credentials,
+ * npm tokens — is in reach), at the same path in every job so a saved session restores in place.
+ */
+export async function freshAgentHome(runnerTemp: string): Promise<string> {
+  const home = sessionHome(runnerTemp);
+  await rm(home, { recursive: true, force: true });
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  return home;
+}
+
+/**
+ * The agent's environment: the allow-listed part of the runner's, a fresh HOME (no runner
+ * credentials in ~), the model key and endpoint, and what the hooks read. Never a GitHub token.
+ */
+export function agentEnv(ctx: ModeContext, home: string): Record<string, string> {
+  const { settings } = ctx;
+  const { context, config } = settings;
+  return sanitizeAgentEnv(process.env, {
+    extra: {
+      HOME: home,
+      ANTHROPIC_API_KEY: settings.anthropicApiKey,
+      ...(settings.anthropicBaseUrl ? { ANTHROPIC_BASE_URL: settings.anthropicBaseUrl } : {}),
+      // An operator's knob (tests set it to 0 so a refused connection fails at once).
+      ...(process.env.CLAUDE_CODE_MAX_RETRIES
+        ? { CLAUDE_CODE_MAX_RETRIES: process.env.CLAUDE_CODE_MAX_RETRIES }
+        : {}),
+      AEGIS_WORKSPACE: context.workspace,
+      AEGIS_CONFIG_PATH: settings.configPath,
+      AEGIS_PROTECTED_PATHS: config.run.protectedPaths.join("\n"),
+    },
+  });
+}
+
+/** The test command's environment: the agent's allow-list with a HOME of its own, and no key at all. */
+export async function testEnv(ctx: ModeContext): Promise<Record<string, string>> {
+  const home = await mkdtemp(path.join(ctx.settings.context.runnerTemp, "aegis-tests-"));
+  return sanitizeAgentEnv(process.env, { extra: { HOME: home } });
+}
+
+/**
+ * The pre-push checks. Secrets and protected paths over every commit (the push publishes the
+ * history, not just the net change); the size limits over the net change a reviewer reads.
+ */
+export function checkBranch(
+  state: BranchState,
+  secrets: string[],
+  settings: ModeContext["settings"],
+): Violation[] {
+  const { run } = settings.config;
+  const history = scanDiff({
+    diffText: state.historyPatches,
+    changedPaths: state.historyPaths,
+    knownSecrets: secrets,
+    protectedPaths: [...run.protectedPaths],
+    configPath: settings.configPath,
+    limits: { maxFiles: Infinity, maxBytes: Infinity },
+  });
+  const size = scanDiff({
+    diffText: state.netDiff,
+    changedPaths: state.netPaths,
+    knownSecrets: [],
+    protectedPaths: [],
+    configPath: settings.configPath,
+    limits: { maxFiles: run.maxChangedFiles, maxBytes: run.maxDiffBytes },
+  }).filter((v) => v.check === "size");
+  return [...history, ...size];
+}
+
+/**
+ * Opens the PR and labels it. An earlier open PR of this task (same branch: an earlier attempt's,
+ * or one a crashed run opened without recording it) is closed first — GitHub allows one open PR
+ * per head — and told which PR supersedes it.
+ */
+export async function openPull(
+  ctx: ModeContext,
+  task: Task,
+  branches: { head: string; base: string },
+  title: string,
+  body: string,
+): Promise<{ number: number; url: string } | undefined> {
+  const { gh, settings } = ctx;
+  const superseded: number[] = [];
+  if (task.pr && !task.pr.merged) {
+    await gh.closePull(task.pr.number);
+    superseded.push(task.pr.number);
+  }
+  const input = { ...branches, title: prTitle(title), body };
+  let pr;
+  try {
+    pr = await gh.createPull(input);
+  } catch (error) {
+    if (statusOf(error) !== 422) throw error;
+    const stray = await gh.findPullByHead(branches.head);
+    if (!stray || stray.state !== "open") throw error;
+    await gh.closePull(stray.number);
+    superseded.push(stray.number);
+    pr = await gh.createPull(input);
+  }
+  if (!pr) return undefined;
+  await gh.addLabels(pr.number, [settings.config.triggerLabel, task.category]);
+  for (const old of superseded) {
+    try {
+      await gh.createComment(
+        old,
+        `Superseded by #${pr.number}: a later attempt of task \`${task.id}\` replaced this branch.`,
+      );
+    } catch (error) {
+      core.warning(`Could not comment on superseded #${old}: ${(error as Error).message}`);
+    }
+  }
+  core.info(`Opened ${pr.url}${superseded.length ? `, superseding #${superseded.join(", #")}` : ""}.`);
+  return pr;
+}
+
+/** An error of the action itself after the claim: the attempt is closed so the task does not hang. */
+export async function recordActionError(ctx: ModeContext, task: Task, attemptNumber: number, error: Error) {
+  const { settings } = ctx;
+  const retry = attemptNumber < settings.config.run.maxAttempts;
+  const reason = `action error: ${error.message.slice(0, 240)}${retry ? "; queued for another attempt" : ""}`;
+  const plan: decide.Plan = { push: "none", state: retry ? "queued" : "failed", reason };
+  const record: decide.AttemptRecord = {
+    outcome: "action-error",
+    reason,
+    turns: 0,
+    costUsd: 0,
+    durationMs: 0,
+    resumed: false,
+    commits: 0,
+    files: [],
+  };
+  try {
+    const written = await ctx.store.update(`run ${task.id}: action error`, (draft) =>
+      decide.closeAttempt(draft, task.id, attemptNumber, record, plan, {
+        now: ctx.now(),
+        runId: settings.context.runId,
+        breakerThreshold: settings.config.breaker.threshold,
+        branch: decide.taskBranch(task),
+      }),
+    );
+    if (written.result.kind === "recorded" && written.written)
+      await mirrorTask(ctx.gh, settings.config, written.result.task, written.result.from);
+  } catch (inner) {
+    core.warning(`Could not record the failed attempt of ${task.id}: ${(inner as Error).message}`);
+  }
+}
+
+export function repositoryDefaultBranch(payload: Record<string, unknown>): string | undefined {
+  const value = (payload.repository as { default_branch?: unknown } | undefined)?.default_branch;
+  return typeof value === "string" && value ? value : undefined;
+}
+
+/** `AEGIS_SESSION_TIMEOUT_MS` (tests and operators) overrides the configured minutes. */
+export function sessionTimeoutMs(minutes: number): number {
+  const override = Number(process.env.AEGIS_SESSION_TIMEOUT_MS ?? "");
+  return Number.isFinite(override) && override > 0 ? override : minutes * 60_000;
+}
+
+/** Line counts of the files the issue names that exist in the checkout (they raise max turns). */
+export async function lineCounts(cwd: string, paths: string[]): Promise<NamedFile[]> {
+  const out: NamedFile[] = [];
+  for (const p of paths) {
+    try {
+      const full = path.join(cwd, p);
+      const stat = await lstat(full);
+      if (!stat.isFile() || stat.size > 20 * 1024 * 1024) continue;
+      const text = await readFile(full, "utf8");
+      out.push({ path: p, lines: text.split("\n").length - (text.endsWith("\n") ? 1 : 0) });
+    } catch {
+      // Named but not there: the brief lists only files that exist.
+    }
+  }
+  return out;
+}
