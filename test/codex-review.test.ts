@@ -8,13 +8,8 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  buildCodexEnv,
-  runCodexReview,
-  CODEX_KEY_ENV,
-  type CodexEvent,
-  type CodexReviewOptions,
-} from "../src/adapters/codex.js";
+import { runCodexReview, type CodexEvent, type CodexReviewOptions } from "../src/adapters/codex.js";
+import { buildCodexEnv, CODEX_KEY_ENV } from "../src/core/review-prompt.js";
 import { parseFindings, verdictOf, REVIEW_OUTPUT_SCHEMA } from "../src/core/findings.js";
 import {
   codexBin,

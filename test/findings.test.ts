@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import {
   parseFindings,
-  renderReviewComment,
   verdictOf,
   REVIEW_MARKER,
   REVIEW_OUTPUT_SCHEMA,
   type Finding,
 } from "../src/core/findings.js";
+import { renderReviewComment } from "../src/core/review-comment.js";
 
 const msg = (lastMessage: string, root?: string) =>
   parseFindings({ lastMessage, agentMessages: [lastMessage], ...(root ? { root } : {}) });

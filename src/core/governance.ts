@@ -204,6 +204,31 @@ export interface QueueResult {
   reported: { task: Task; reason: string; notice: string }[];
 }
 
+export type BreakerReset = { kind: "reset"; note: string } | { kind: "refused"; note: string };
+
+/**
+ * A `workflow_dispatch` plan closes an open circuit breaker when a maintainer started it:
+ * dispatching is an explicit act, so the person has seen the failures. Anyone else, or a bot
+ * (automation would retry blindly), leaves it open. Undefined when the breaker is closed.
+ */
+export function resetBreaker(
+  ledger: Ledger,
+  sender: Sender,
+  config: Config,
+  now: string,
+): BreakerReset | undefined {
+  if (!ledger.breaker.open) return undefined;
+  const bot = sender.isBot && !config.allowedBots.includes(sender.login);
+  if (bot || !canApprove(sender.permission))
+    return {
+      kind: "refused",
+      note: `circuit breaker stays open: @${sender.login} (${bot ? "a bot" : `${sender.permission} permission`}) started this run; only a person with write, maintain or admin permission resets it by dispatching the workflow`,
+    };
+  const was = ledger.breaker.reason ?? "repeated infrastructure failures";
+  ledger.breaker = { consecutiveInfraFailures: 0, open: false };
+  return { kind: "reset", note: `circuit breaker reset by @${sender.login} at ${now} (it was open: ${was})` };
+}
+
 /** Spend (USD) recorded since `sinceIso`, from live attempts and archived daily rollups. */
 export function spendSince(ledger: Ledger, sinceIso: string): number {
   let total = 0;
@@ -266,6 +291,8 @@ export function admitAndClaim(ledger: Ledger, ctx: QueueContext): QueueResult {
     for (const task of queued) {
       transition(task, { to: "deferred", actor, reason: budget.exhausted, now, runId: ctx.runId });
       task.deferredReason = budget.exhausted;
+      // Reported like any hold, so the plan summary says why the task was not claimed.
+      held.push({ task, reason: budget.exhausted });
     }
     return { claimed: [], held, reported };
   }

@@ -15,6 +15,8 @@ export interface PlanSummaryInput {
   lines: PlanLine[];
   claimed: Task[];
   held: { task: Task; reason: string }[];
+  /** Repository-wide events of this plan (a circuit breaker reset), shown above the table. */
+  notes?: string[];
   ledger: Ledger;
   written: boolean;
   conflicts: number;
@@ -24,6 +26,7 @@ export interface PlanSummaryInput {
 
 export function renderPlanSummary(input: PlanSummaryInput): string {
   const out: string[] = [`## aegis plan · ${input.event}${input.dryRun ? " · dry run" : ""}`, ""];
+  for (const note of input.notes ?? []) out.push(`> ${cell(note, 400)}`, "");
   if (input.lines.length) {
     out.push("| Issue | Decision | Why |", "|---|---|---|");
     for (const line of input.lines)

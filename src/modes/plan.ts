@@ -12,6 +12,7 @@ import {
   canApprove,
   intake,
   issueViewOf,
+  resetBreaker,
   type IssueView,
   type RawIssue,
   type Sender,
@@ -76,9 +77,13 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
   }
 
   const issueClosed = await dependencyStates(ctx, snapshot.ledger);
+  // Dispatching the workflow is an explicit maintainer act: it may close an open circuit breaker.
+  const dispatcher =
+    eventName === "workflow_dispatch" && snapshot.ledger.breaker.open ? await dispatchSender(ctx) : undefined;
   const decide = (draft: Ledger, commentIds: ReadonlyMap<number, number>) => {
     const lines: PlanLine[] = [];
     const created: Task[] = [];
+    const breaker = dispatcher ? resetBreaker(draft, dispatcher, config, ctx.now()) : undefined;
     if (sweep) lines.push(...applySweep(draft, sweep, ctx));
     for (const intent of work.intents) {
       const decision = intake(draft, intent.issue, intent.sender, {
@@ -118,7 +123,7 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
       runAttempt: settings.context.runAttempt,
       issueClosed: (n) => issueClosed.get(n),
     });
-    return { lines, created, queue };
+    return { lines, created, queue, breaker };
   };
 
   // Dry-decide first, to create the status comment of each new task before the write records its id.
@@ -144,7 +149,8 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
     (draft) => decide(draft, commentIds),
     snapshot,
   );
-  const { lines, created, queue } = result.result;
+  const { lines, created, queue, breaker } = result.result;
+  if (breaker) core.info(breaker.note);
 
   // A concurrent run may have created the task first: our comment is then an orphan.
   for (const [issue, id] of commentIds) {
@@ -185,6 +191,7 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
         lines: [...work.lines, ...lines],
         claimed: queue.claimed,
         held: queue.held,
+        notes: breaker ? [breaker.note] : [],
         ledger: result.ledger,
         written: result.written,
         conflicts: result.conflicts,
@@ -292,6 +299,17 @@ async function gatherEvent(ctx: ModeContext, ledger: Ledger, work: EventWork): P
   } else {
     core.info(`Label ${payload.label.name} on #${issue.number} is not one aegis acts on.`);
   }
+}
+
+/** Who started a workflow_dispatch run, with their permission (looked up only when it matters). */
+async function dispatchSender(ctx: ModeContext): Promise<Sender | undefined> {
+  const sender = (ctx.settings.context.payload as Payload).sender;
+  if (!sender?.login) return undefined;
+  return {
+    login: sender.login,
+    permission: await ctx.gh.permissionOf(sender.login),
+    isBot: sender.type === "Bot" || sender.login.endsWith("[bot]"),
+  };
 }
 
 /** Closed-or-open for dependency issues the ledger cannot answer for (one call each, rare). */

@@ -12,7 +12,8 @@ import * as core from "@actions/core";
 import { runCodexReview, type CodexEvent, type CodexRunResult } from "../adapters/codex.js";
 import { preparePrCheckout } from "../adapters/pr-checkout.js";
 import { installNpmTool } from "../adapters/tool-install.js";
-import { REVIEW_MARKER, renderReviewComment } from "../core/findings.js";
+import { REVIEW_MARKER } from "../core/findings.js";
+import { renderReviewComment } from "../core/review-comment.js";
 import { findTask } from "../core/lifecycle.js";
 import {
   type Assessment,

@@ -15,21 +15,10 @@ import {
   type Node,
 } from "./syntax.js";
 import { DYN, evalWord, plainArg, type Arg, type WordEnv } from "./words.js";
-import { WRAPPERS, unwrap } from "./wrappers.js";
 import { show, type Stdin, type Where } from "./rules/context.js";
-import { diskRefusal, findPlan, mvRefusal, rmRefusal } from "./rules/delete.js";
-import { gitOutcome } from "./rules/git.js";
-import { containerCommand, gitEnvAliases, pipeSource } from "./sources.js";
-import {
-  credentialReadRefusal,
-  envDumpRefusal,
-  fileLikeArgs,
-  ghRefusal,
-  secretParamRefusal,
-} from "./rules/secrets.js";
-import { SQL_CLIENTS, sqlRefusal } from "./rules/sql.js";
-import { DEPLOY_TOOLS, deployRefusal } from "./rules/deploy.js";
-import { codeRefusal, inlineCode, interpreterLang } from "./rules/code.js";
+import { pipeSource } from "./sources.js";
+import { credentialReadRefusal, envDumpRefusal, fileLikeArgs, secretParamRefusal } from "./rules/secrets.js";
+import { applyCommandRules, type RuleScan } from "./command-rules.js";
 import { isInside, writeRefusal, type PathPolicy } from "../paths.js";
 
 export interface GateOptions {
@@ -52,7 +41,6 @@ export function analyzeCommand(command: string, options: GateOptions): Verdict {
   return reason === undefined ? { allowed: true } : { allowed: false, reason };
 }
 
-const SHELLS = new Set(["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "busybox"]);
 /** Names tried for a command word only known at run time: if any of them would be blocked, so is it. */
 const STAND_INS = [
   "rm",
@@ -75,22 +63,26 @@ const STAND_INS = [
 const NONE: Stdin = { kind: "none" };
 const MAX_DEPTH = 12;
 
-class Scan {
+class Scan implements RuleScan {
   readonly reasons: string[] = [];
-  private cwd: string | null;
+  cwd: string | null;
+  readonly home: string;
+  readonly gitAliases: GateOptions["gitAliases"];
+  readonly sessionAliases = new Map<string, string>();
   private readonly vars = new Map<string, string | null>();
-  private readonly sessionAliases = new Map<string, string>();
   private depth = 0;
 
   constructor(private readonly opts: GateOptions) {
     this.cwd = opts.cwd;
+    this.home = opts.home;
+    this.gitAliases = opts.gitAliases;
   }
 
-  private block(reason: string): void {
+  block(reason: string): void {
     this.reasons.push(reason);
   }
 
-  private where(): Where {
+  where(): Where {
     return {
       cwd: this.cwd,
       workspace: this.opts.policy.workspace,
@@ -123,7 +115,7 @@ class Scan {
   }
 
   /** Checks shell text and returns the first refusal, without keeping it (for interpreter code). */
-  private probe(src: string): string | null {
+  probe(src: string): string | null {
     const before = this.reasons.length;
     const saved = this.cwd;
     this.source(src, "embedded command");
@@ -180,7 +172,7 @@ class Scan {
     return stdin;
   }
 
-  private checkWrite(target: Arg, verb: string): void {
+  checkWrite(target: Arg, verb: string): void {
     if (!target.literal || this.cwd === null) return;
     const abs = path.resolve(this.cwd, target.value);
     // Scratch files in the temp directory are fine, unless the workspace itself lives there (tests, runners).
@@ -271,7 +263,7 @@ class Scan {
   }
 
   /** Checks one simple command given as evaluated words. */
-  private argv(argv: readonly Arg[], stdin: Stdin, assigns: readonly string[] = []): void {
+  argv(argv: readonly Arg[], stdin: Stdin, assigns: readonly string[] = []): void {
     const [head, ...args] = argv;
     if (!head) return;
     // `"$(npm bin)/vitest"`: the directory is computed but the program's name is not.
@@ -288,7 +280,7 @@ class Scan {
     }
     const name = base;
     this.checkArgs(name, args);
-    this.commandRules(name, args, stdin, assigns);
+    applyCommandRules(this, name, args, stdin, assigns);
   }
 
   /** Rules that apply to every command's arguments: secret expansion and credential-file reads. */
@@ -325,199 +317,5 @@ class Scan {
     const found = this.reasons[before] ?? null;
     this.reasons.length = before;
     return found;
-  }
-
-  private commandRules(name: string, args: readonly Arg[], stdin: Stdin, assigns: readonly string[]): void {
-    const where = this.where();
-    const refuse = (why: string | null): void => {
-      if (why) this.block(why);
-    };
-    if (WRAPPERS.has(name)) {
-      const inner = unwrap(name, args);
-      if (inner.kind === "argv") this.argv(inner.argv, stdin, [...assigns, ...(inner.assigns ?? [])]);
-      else if (inner.kind === "source") this.source(inner.source, inner.label);
-      else if (name === "env") refuse(envDumpRefusal("env", args));
-      return;
-    }
-    if (SHELLS.has(name)) return this.shell(name, args, stdin);
-    const lang = interpreterLang(name);
-    if (lang) {
-      const code = inlineCode(name, lang, args, stdin);
-      if (code && "unknownStdin" in code)
-        return this.block(
-          `Blocked: piping ${code.unknownStdin} into ${name} runs code nobody can check first. Save it to a file, read it, then run the file.`,
-        );
-      if (code) refuse(codeRefusal(lang, code.code, code.argv, where, (src) => this.probe(src)));
-      return;
-    }
-    switch (name) {
-      case "eval": {
-        const joined = args.map((a) => a.value).join(" ");
-        if (joined.includes(DYN))
-          return this.block(
-            `Blocked: eval of text only known at run time ("${show(joined)}"). Run the command directly.`,
-          );
-        return this.source(joined, "eval text");
-      }
-      case "source":
-      case ".":
-        if (args[0]?.procSubst || !args[0]?.literal)
-          return this.block(
-            "Blocked: sourcing generated or downloaded content runs code nobody can check first. Save it to a file, read it, then run it.",
-          );
-        return;
-      case "cd":
-      case "pushd": {
-        const to = args.find((a) => !a.value.startsWith("-") || a.value === "-");
-        if (!to) this.cwd = this.opts.home;
-        else
-          this.cwd =
-            to.literal && to.value !== "-" && this.cwd !== null ? path.resolve(this.cwd, to.value) : null;
-        return;
-      }
-      case "rm":
-      case "shred":
-      case "unlink":
-      case "srm":
-      case "trash":
-      case "trash-put":
-        return refuse(rmRefusal(name, args, where));
-      case "find": {
-        const plan = findPlan(args, where);
-        refuse(plan.refusal);
-        for (const cmd of plan.execs) this.argv(cmd, NONE);
-        return;
-      }
-      case "mv":
-      case "cp":
-      case "ln":
-      case "install":
-      case "rsync": {
-        if (name === "mv") refuse(mvRefusal(args, where));
-        const last = args.filter((a) => !a.value.startsWith("-")).at(-1);
-        if (last && args.filter((a) => !a.value.startsWith("-")).length > 1)
-          this.checkWrite(last, `${name}s into`);
-        return;
-      }
-      case "tee":
-        for (const a of args.filter((x) => !x.value.startsWith("-")))
-          this.checkWrite(a, "writes with tee to");
-        return;
-      case "sed":
-        if (args.some((a) => /^-[a-zA-Z]*i/.test(a.value) || a.value.startsWith("--in-place"))) {
-          for (const a of args.filter((x) => !x.value.startsWith("-")).slice(1))
-            this.checkWrite(a, "edits in place");
-        }
-        return;
-      case "git": {
-        const envAliases = gitEnvAliases(assigns);
-        const outcome = gitOutcome(args, {
-          dir: this.cwd,
-          repoAliases: this.opts.gitAliases,
-          sessionAliases: this.sessionAliases,
-          envAliases,
-        });
-        if (outcome.kind === "block") this.block(outcome.reason);
-        else if (outcome.kind === "argv")
-          this.argv(
-            outcome.argv[0]?.value === "git" ? outcome.argv : [plainArg("git"), ...outcome.argv],
-            NONE,
-            assigns,
-          );
-        else if (outcome.kind === "source") this.source(outcome.source, outcome.label);
-        return;
-      }
-      case "gh":
-        return refuse(ghRefusal(args));
-      case "docker":
-      case "podman":
-      case "kubectl": {
-        // `docker exec CONTAINER cmd…`, `docker run IMAGE cmd…`, `kubectl exec POD -- cmd…` run a command too.
-        const inner = containerCommand(name, args);
-        if (inner) this.argv(inner, stdin);
-        break;
-      }
-      case "npx":
-      case "pnpx":
-      case "bunx": {
-        // npx runs a package binary: check that command; `-c` takes a shell string.
-        const at = args.findIndex((a) => a.value === "-c" || a.value === "--call");
-        if (at !== -1) return this.source(args[at + 1]?.value ?? "", `${name} -c string`);
-        const rest = args.filter(
-          (a, k) =>
-            !(a.value.startsWith("-") || args[k - 1]?.value === "-p" || args[k - 1]?.value === "--package"),
-        );
-        // `wrangler@3` is the wrangler binary at a pinned version.
-        const [bin, ...binArgs] = rest;
-        if (bin) this.argv([{ ...bin, value: bin.value.replace(/(.)@[^@/]*$/, "$1") }, ...binArgs], stdin);
-        return;
-      }
-      default:
-        break;
-    }
-    if (
-      (name === "npm" || name === "pnpm" || name === "yarn") &&
-      ["exec", "dlx", "x"].includes(args[0]?.value ?? "")
-    ) {
-      const rest = args.slice(1).filter((a) => !a.value.startsWith("-"));
-      if (rest[0]?.value === "--") rest.shift();
-      if (rest.length > 0) this.argv(rest, stdin);
-      return;
-    }
-    refuse(envDumpRefusal(name, args));
-    refuse(diskRefusal(name, args));
-    if (SQL_CLIENTS.has(name)) refuse(sqlRefusal(name, args, stdin));
-    if (DEPLOY_TOOLS.has(name)) refuse(deployRefusal(name, args));
-  }
-
-  private shell(name: string, args: readonly Arg[], stdin: Stdin): void {
-    let i = name === "busybox" ? 1 : 0;
-    if (name === "busybox" && !SHELLS.has(args[0]?.value ?? "")) {
-      // busybox APPLET …: check it as that applet.
-      if (args.length > 0) this.argv(args, stdin);
-      return;
-    }
-    let readsStdin = false;
-    for (; i < args.length; i++) {
-      const a = args[i] as Arg;
-      const v = a.value;
-      if (/^[-+][a-zA-Z]*c[a-zA-Z]*$/.test(v) && v.startsWith("-")) {
-        const src = args[i + 1];
-        if (!src) return;
-        if (!src.literal && src.value.replace(new RegExp(DYN, "g"), "").trim() === "") {
-          return this.block(
-            `Blocked: ${name} -c with a script only known at run time. Run the command directly.`,
-          );
-        }
-        return this.source(src.value, `the ${name} -c string`);
-      }
-      if (v === "-s") readsStdin = true;
-      else if (
-        v === "-o" ||
-        v === "+o" ||
-        v === "-O" ||
-        v === "+O" ||
-        v === "--rcfile" ||
-        v === "--init-file"
-      )
-        i++;
-      else if (v === "--") {
-        i++;
-        break;
-      } else if (!v.startsWith("-") && !v.startsWith("+")) break;
-    }
-    const script = args[i];
-    if (script && !readsStdin) {
-      if (script.procSubst || !script.literal)
-        this.block(
-          `Blocked: ${name} running a script that is generated or downloaded at run time. Save it to a file, read it, then run the file.`,
-        );
-      return;
-    }
-    if (stdin.kind === "text") this.source(stdin.text, `the script fed to ${name}`);
-    else if (stdin.kind === "unknown")
-      this.block(
-        `Blocked: piping ${stdin.from} into ${name} runs commands nobody can check first (e.g. curl … | bash, base64 -d | sh). Save it to a file, read it, then run the file.`,
-      );
   }
 }
