@@ -15,6 +15,8 @@ import {
   LedgerError,
   parseLedger,
   serializeLedger,
+  serializeTasks,
+  joinLedger,
 } from "../core/ledger.js";
 import { type GitHub, statusOf } from "./github.js";
 
@@ -23,6 +25,8 @@ export interface LedgerSnapshot {
   /** Blob sha of state.json; undefined when the file or branch does not exist yet. */
   sha: string | undefined;
   branchExists: boolean;
+  /** The file as read, for a cheap "did anything change" check and a fresh draft. */
+  text?: string;
 }
 
 export interface LedgerStoreOptions {
@@ -113,7 +117,7 @@ export class LedgerStore {
           ? raw.data
           : Buffer.from(raw.data as unknown as ArrayBuffer).toString("utf8");
     }
-    return { ledger: parseLedger(text, this.where), sha: data.sha, branchExists: true };
+    return { ledger: parseLedger(text, this.where), sha: data.sha, branchExists: true, text };
   }
 
   private async branchExists(): Promise<boolean> {
@@ -148,19 +152,24 @@ export class LedgerStore {
     for (let attempt = 1; ; attempt++) {
       const snapshot = given ?? (await this.read());
       given = undefined;
-      const before = serializeLedger(snapshot.ledger);
-      const draft = structuredClone(snapshot.ledger);
+      // The draft is a fresh copy of the file as read: re-parsing the text is cheaper than a deep
+      // clone of a large ledger, and the text was validated when it was read.
+      const draft = snapshot.text ? (JSON.parse(snapshot.text) as Ledger) : structuredClone(snapshot.ledger);
       const result = mutate(draft);
-      if (serializeLedger(draft) === before)
+      const now = this.now();
+      // Compacting first keeps the costly serialisation to the bounded, compacted task list.
+      const archived = compactLedger(draft, now);
+      const tasksText = serializeTasks(draft.tasks);
+      const before = snapshot.text ?? serializeLedger(snapshot.ledger);
+      if (joinLedger(draft, tasksText) === before)
         return { ledger: snapshot.ledger, base: snapshot.ledger, result, written: false, conflicts };
-      draft.updatedAt = this.now();
-      const archived = compactLedger(draft, draft.updatedAt);
       if (archived) core.info(`Ledger: archived ${archived} finished task(s) into daily rollups.`);
+      draft.updatedAt = now;
       if (this.dryRun) {
         core.info(`Dry run: ledger not written (${message}).`);
         return { ledger: draft, base: snapshot.ledger, result, written: false, conflicts };
       }
-      if (await this.write(snapshot, serializeLedger(draft), message)) {
+      if (await this.write(snapshot, joinLedger(draft, tasksText), message)) {
         return { ledger: draft, base: snapshot.ledger, result, written: true, conflicts };
       }
       conflicts += 1;

@@ -172,8 +172,16 @@ export function parseLedger(text: string, where: string): Ledger {
 
 /** One task per line: small diffs on the state branch, and still plain JSON. */
 export function serializeLedger(ledger: Ledger): string {
+  return joinLedger(ledger, serializeTasks(ledger.tasks));
+}
+
+/** The task lines alone: the costly part, computed once when only the header changes. */
+export function serializeTasks(tasks: readonly Task[]): string {
+  return tasks.map((task) => "  " + JSON.stringify(task)).join(",\n");
+}
+
+export function joinLedger(ledger: Ledger, tasksText: string): string {
   const { tasks, ...rest } = ledger;
   const head = JSON.stringify(rest, null, 1).slice(0, -2); // drop the closing "\n}"
-  const body = tasks.map((task) => "  " + JSON.stringify(task)).join(",\n");
-  return `${head},\n "tasks": [${tasks.length ? `\n${body}\n ` : ""}]\n}\n`;
+  return `${head},\n "tasks": [${tasks.length ? `\n${tasksText}\n ` : ""}]\n}\n`;
 }
