@@ -1,6 +1,6 @@
 // Plan mode end to end: the real bundle, run like the Actions runner runs it, against the fake GitHub.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
+import { DEFAULT_FILES, type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
 import { issueLabeledEvent, runAction } from "./harness/runner.js";
 import { transition } from "../src/core/lifecycle.js";
 import {
@@ -186,6 +186,61 @@ describe("intake", () => {
     const run = expectSuccess(await runAction({ mode: "plan", event, fake }));
     expect(run.stdout).toContain("is a pull request");
     expect(await fake.readFile("aegis-state", "state.json")).toBeNull();
+  });
+});
+
+describe("settings, dry run and faults through the bundle", () => {
+  it("a bad config file fails the step naming the field, and writes nothing", async () => {
+    await fake.close();
+    fake = await startFakeGitHub({
+      users: { maya: "maintain" },
+      files: { ...DEFAULT_FILES, ".github/aegis.yml": "caps:\n  pendingPerRepo: five\n" },
+    });
+    const n = openIssue(fake, { title: "Docs", labels: ["documentation"], by: "maya" });
+    const run = await planOnLabel(fake, n, "aegis", "maya");
+    expect(run.exitCode).toBe(1);
+    expect(run.annotations.map((a) => a.message).join("\n")).toContain(
+      'caps.pendingPerRepo: expected a positive integer, got "five"',
+    );
+    expect(await fake.readFile("aegis-state", "state.json")).toBeNull();
+    expect(fake.comments(n)).toHaveLength(0);
+  });
+
+  it("dry-run decides and reports, and writes nothing to GitHub", async () => {
+    const n = openIssue(fake, { title: "Docs", labels: ["documentation"], by: "maya" });
+    addLabelAs(fake, n, "aegis", "maya");
+    fake.resetCalls();
+    const run = expectSuccess(
+      await runAction({
+        mode: "plan",
+        event: issueLabeledEvent(fake, n, "aegis", "maya"),
+        fake,
+        inputs: { "dry-run": "true" },
+      }),
+    );
+    expect(run.summary).toContain("dry run");
+    expect(run.summary).toContain(`#${n}`);
+    expect(run.stdout).toContain("Dry run: would");
+    expect(fake.calls.filter((c) => !c.route.startsWith("GIT") && c.method !== "GET")).toEqual([]);
+    expect(await fake.readFile("aegis-state", "state.json")).toBeNull();
+  });
+
+  it("a 502 and a secondary rate limit on the way are retried; the intake completes once", async () => {
+    const n = openIssue(fake, { title: "Docs", labels: ["documentation"], by: "maya" });
+    fake.inject({ method: "POST", route: "/issues/{issue_number}/labels", status: 502, times: 1 });
+    fake.inject({
+      method: "POST",
+      route: "/issues/{issue_number}/comments",
+      status: 403,
+      times: 1,
+      headers: { "retry-after": "1" },
+      body: { message: "You have exceeded a secondary rate limit." },
+    });
+    expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
+    const ledger = await ledgerOf(fake);
+    expect(ledger.tasks).toHaveLength(1);
+    expect(fake.labelsOf(n)).toContain("aegis:running");
+    expect(statusComments(n)).toHaveLength(1);
   });
 });
 

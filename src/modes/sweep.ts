@@ -51,11 +51,13 @@ export async function gatherSweep(ctx: ModeContext, ledger: Ledger): Promise<Swe
   const prs: SweepFindings["prs"] = [];
   for (const task of ledger.tasks.filter((t) => OPEN_STATES.includes(t.state))) {
     if (task.pr && (task.state === "pr-open" || task.state === "reviewed")) {
-      const pr = await gh.octokit.rest.pulls
-        .get({ owner: gh.owner, repo: gh.repo, pull_number: task.pr.number })
-        .catch(() => undefined);
-      if (pr)
-        prs.push({ taskId: task.id, merged: pr.data.merged === true, closed: pr.data.state === "closed" });
+      // One PR that cannot be read is left for the next sweep; the rest still reconcile.
+      const pr = await gh.getPull(task.pr.number).catch((error: unknown) => {
+        core.warning(`Could not read pull request #${task.pr!.number}: ${(error as Error).message}`);
+        return null;
+      });
+      if (pr === undefined) prs.push({ taskId: task.id, merged: false, closed: true });
+      else if (pr) prs.push({ taskId: task.id, merged: pr.merged === true, closed: pr.state === "closed" });
       continue;
     }
     if (listedNumbers.has(task.issue) || task.state === "running") continue;
