@@ -150,28 +150,40 @@ export class LedgerStore {
     // first attempt then costs no extra read, and a stale snapshot just means one conflict.
     let given = start;
     for (let attempt = 1; ; attempt++) {
+      // A snapshot read here belongs to no one else, so it becomes the draft itself; a caller's
+      // snapshot is left intact and the draft re-parsed from the text (cheaper than a deep clone).
+      const own = given === undefined;
       const snapshot = given ?? (await this.read());
       given = undefined;
-      // The draft is a fresh copy of the file as read: re-parsing the text is cheaper than a deep
-      // clone of a large ledger, and the text was validated when it was read.
-      const draft = snapshot.text ? (JSON.parse(snapshot.text) as Ledger) : structuredClone(snapshot.ledger);
+      const draft = own || !snapshot.text ? snapshot.ledger : (JSON.parse(snapshot.text) as Ledger);
+      const before = snapshot.text ?? serializeLedger(snapshot.ledger);
+      const outcome = (ledger: Ledger, written: boolean): UpdateResult<T> => {
+        let base: Ledger | undefined;
+        return {
+          ledger,
+          // The pre-write ledger, re-read from the text only if someone asks (the draft may be it).
+          get base() {
+            base ??= draft !== snapshot.ledger ? snapshot.ledger : (JSON.parse(before) as Ledger);
+            return base;
+          },
+          result,
+          written,
+          conflicts,
+        };
+      };
       const result = mutate(draft);
       const now = this.now();
       // Compacting first keeps the costly serialisation to the bounded, compacted task list.
       const archived = compactLedger(draft, now);
       const tasksText = serializeTasks(draft.tasks);
-      const before = snapshot.text ?? serializeLedger(snapshot.ledger);
-      if (joinLedger(draft, tasksText) === before)
-        return { ledger: snapshot.ledger, base: snapshot.ledger, result, written: false, conflicts };
+      if (joinLedger(draft, tasksText) === before) return outcome(draft, false);
       if (archived) core.info(`Ledger: archived ${archived} finished task(s) into daily rollups.`);
       draft.updatedAt = now;
       if (this.dryRun) {
         core.info(`Dry run: ledger not written (${message}).`);
-        return { ledger: draft, base: snapshot.ledger, result, written: false, conflicts };
+        return outcome(draft, false);
       }
-      if (await this.write(snapshot, joinLedger(draft, tasksText), message)) {
-        return { ledger: draft, base: snapshot.ledger, result, written: true, conflicts };
-      }
+      if (await this.write(snapshot, joinLedger(draft, tasksText), message)) return outcome(draft, true);
       conflicts += 1;
       this.conflicts += 1;
       if (attempt >= this.maxAttempts) {

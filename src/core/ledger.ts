@@ -167,7 +167,9 @@ export function parseLedger(text: string, where: string): Ledger {
       .join("; ");
     throw new LedgerError(`The ledger ${LEDGER_FILE} on ${where} failed validation: ${problems}. ${advice}`);
   }
-  return result.data;
+  // The schema only checks (no defaults, no transforms), so the parsed JSON itself is the
+  // ledger: it keeps the file's key order, so an unchanged ledger serialises to the same text.
+  return raw as Ledger;
 }
 
 /** One task per line: small diffs on the state branch, and still plain JSON. */
