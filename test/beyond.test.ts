@@ -4,7 +4,8 @@
 import { existsSync } from "node:fs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config.js";
-import { admitAndClaim, resetBreaker, type Sender } from "../src/core/governance.js";
+import { resetBreaker, type Sender } from "../src/core/governance.js";
+import { admitAndClaim } from "../src/core/queue.js";
 import { emptyLedger, type Ledger, type Task } from "../src/core/ledger.js";
 import { addTask } from "../src/core/lifecycle.js";
 import {

@@ -2,7 +2,7 @@
 // it is done, reported once when it failed or was cancelled. Pure first, then the real bundle.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config.js";
-import { admitAndClaim, dependencyStatus, untrackedDependencies } from "../src/core/governance.js";
+import { admitAndClaim, dependencyStatus, untrackedDependencies } from "../src/core/queue.js";
 import { emptyLedger, type Ledger, type Task } from "../src/core/ledger.js";
 import { addTask, transition } from "../src/core/lifecycle.js";
 import { GitHub } from "../src/adapters/github.js";

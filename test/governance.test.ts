@@ -1,14 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config.js";
 import { classify, dependenciesOf, priorityOf, skipReason } from "../src/core/classify.js";
-import {
-  admitAndClaim,
-  approve,
-  budgetState,
-  intake,
-  type IssueView,
-  type Sender,
-} from "../src/core/governance.js";
+import { approve, intake, type IssueView, type Sender } from "../src/core/governance.js";
+import { admitAndClaim, budgetState } from "../src/core/queue.js";
 import { emptyLedger, type Ledger } from "../src/core/ledger.js";
 import { compactLedger, transition } from "../src/core/lifecycle.js";
 

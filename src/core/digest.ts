@@ -1,7 +1,7 @@
 // The digest: the step summary a maintainer reads instead of logs. Pure — it renders a ledger
 // snapshot at a given time; the digest mode reads the ledger and writes the result.
 import type { Config } from "../config.js";
-import { budgetState } from "./governance.js";
+import { budgetState } from "./queue.js";
 import type { Attempt, Ledger, Task, TaskState } from "./ledger.js";
 import { round } from "./lifecycle.js";
 import {

@@ -8,7 +8,6 @@ import * as core from "@actions/core";
 import { statusOf } from "../adapters/github.js";
 import {
   approve,
-  admitAndClaim,
   canApprove,
   intake,
   issueViewOf,
@@ -16,8 +15,8 @@ import {
   type IssueView,
   type RawIssue,
   type Sender,
-  untrackedDependencies,
 } from "../core/governance.js";
+import { admitAndClaim, untrackedDependencies } from "../core/queue.js";
 import { DUPLICATE_LABEL, labelDefinitions } from "../core/labels.js";
 import type { Ledger, Task } from "../core/ledger.js";
 import { renderNotice, renderStatusComment } from "../core/status.js";
