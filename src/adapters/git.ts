@@ -14,7 +14,6 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as core from "@actions/core";
 import { withoutRunnerCredentials } from "../core/agent-env.js";
-import { authHeader } from "./pr-checkout.js";
 
 export const GIT_NAME = "github-actions[bot]";
 export const GIT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com";
@@ -72,11 +71,20 @@ function hardening(cwd: string): string[] {
   ];
 }
 
-function git(cwd: string, args: string[], what: string, extra: string[] = []): Promise<string> {
+/**
+ * The one way aegis runs git: hardened as above, with `extra` config (an auth header) ahead of
+ * the command and optional stdin. Run, review and rollback all go through it.
+ */
+export function runGit(
+  cwd: string,
+  args: string[],
+  what: string,
+  opts: { extra?: string[]; input?: string } = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       "git",
-      [...hardening(cwd), ...extra, ...args],
+      [...hardening(cwd), ...(opts.extra ?? []), ...args],
       { cwd, timeout: GIT_TIMEOUT_MS, maxBuffer: MAX_BUFFER, env: gitEnv(), encoding: "utf8" },
       (error, stdout, stderr) => {
         if (!error) return resolve(stdout);
@@ -85,13 +93,32 @@ function git(cwd: string, args: string[], what: string, extra: string[] = []): P
         reject(new GitError(`${what} failed: ${detail}`, stderr, { cause: new Error(String(error.code)) }));
       },
     );
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
 
-function auth(remote: Remote): string[] {
-  const header = authHeader(remote.token);
+function git(cwd: string, args: string[], what: string, extra: string[] = []): Promise<string> {
+  return runGit(cwd, args, what, { extra });
+}
+
+/** The header actions/checkout sends: basic auth with `x-access-token` as the user. */
+export function authHeader(token: string): string {
+  return `AUTHORIZATION: basic ${Buffer.from(`x-access-token:${token}`, "utf8").toString("base64")}`;
+}
+
+/** The auth header as command-line config, masked in the log. */
+export function authConfig(token: string): string[] {
+  const header = authHeader(token);
   core.setSecret(header.slice("AUTHORIZATION: basic ".length));
   return ["-c", `http.extraheader=${header}`];
+}
+
+export async function isRepository(dir: string): Promise<boolean> {
+  return existsSync(path.join(dir, ".git"));
+}
+
+function auth(remote: Remote): string[] {
+  return authConfig(remote.token);
 }
 
 const lines = (text: string) => text.split("\n").filter(Boolean);

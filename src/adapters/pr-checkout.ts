@@ -5,10 +5,9 @@
 // token. The fetch passes the token once, as the `http.extraheader` actions/checkout uses, on the
 // git command line only, and fetches from the repository's own URL (never from whatever `origin`
 // says), so the token reaches no other host and nothing of it is left on disk for Codex to read.
-import { execFile } from "node:child_process";
-import { access } from "node:fs/promises";
 import path from "node:path";
 import * as core from "@actions/core";
+import { authConfig, isRepository, runGit as git } from "./git.js";
 
 export interface PrCheckoutOptions {
   /** The job's workspace (actions/checkout); a scratch repository is made here when it is not one. */
@@ -30,54 +29,13 @@ export interface PrCheckout {
   baseRef: string;
 }
 
-const GIT_TIMEOUT_MS = 5 * 60_000;
-
-/** The header actions/checkout sends: basic auth with `x-access-token` as the user. */
-export function authHeader(token: string): string {
-  return `AUTHORIZATION: basic ${Buffer.from(`x-access-token:${token}`, "utf8").toString("base64")}`;
-}
-
 /** Refspecs that keep both branches under refs/remotes/origin, as a normal clone names them. */
 export function fetchRefspecs(headRef: string, baseRef: string): string[] {
   const spec = (ref: string) => `+refs/heads/${ref}:refs/remotes/origin/${ref}`;
   return headRef === baseRef ? [spec(headRef)] : [spec(headRef), spec(baseRef)];
 }
 
-function git(cwd: string, args: string[], what: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      "git",
-      args,
-      {
-        cwd,
-        timeout: GIT_TIMEOUT_MS,
-        maxBuffer: 64 * 1024 * 1024,
-        // No prompt for a password when the token is refused: fail at once instead.
-        env: { ...process.env, GIT_TERMINAL_PROMPT: "0", GCM_INTERACTIVE: "never" },
-      },
-      (error, stdout, stderr) => {
-        if (!error) return resolve(String(stdout));
-        // The error's own message repeats the command line, header included: build ours from stderr.
-        const detail =
-          String(stderr).trim().split("\n").slice(-3).join(" | ") || `exit ${String(error.code)}`;
-        reject(new Error(`${what} failed: ${detail}`));
-      },
-    );
-  });
-}
-
-async function isRepository(dir: string): Promise<boolean> {
-  try {
-    await access(path.join(dir, ".git"));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export async function preparePrCheckout(opts: PrCheckoutOptions): Promise<PrCheckout> {
-  const header = authHeader(opts.token);
-  core.setSecret(header.slice("AUTHORIZATION: basic ".length));
   const cwd = path.resolve(opts.dir);
   if (!(await isRepository(cwd))) {
     core.info(`${cwd} is not a git checkout; initialising one to fetch the pull request into.`);
@@ -86,8 +44,7 @@ export async function preparePrCheckout(opts: PrCheckoutOptions): Promise<PrChec
   await git(
     cwd,
     [
-      "-c",
-      `http.extraheader=${header}`,
+      ...authConfig(opts.token),
       "fetch",
       "--no-tags",
       "--quiet",

@@ -1,17 +1,12 @@
 // The git half of a rollback: fetch the default branch and the merge commit, `git revert` it on
 // a detached head, commit as github-actions[bot] and push a new branch — never with force.
 //
-// Credentials follow src/adapters/pr-checkout.ts: the checkout holds none, the token travels
-// once per command as the `http.extraheader` actions/checkout uses, to the repository's own URL.
-import { execFile } from "node:child_process";
-import { access, mkdir } from "node:fs/promises";
+// Git runs through src/adapters/git.ts (hardened; commits as github-actions[bot]). The checkout
+// holds no credentials: the token travels once per command as the `http.extraheader`
+// actions/checkout uses, to the repository's own URL.
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import * as core from "@actions/core";
-import { authHeader } from "./pr-checkout.js";
-
-export const BOT_NAME = "github-actions[bot]";
-export const BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com";
-const GIT_TIMEOUT_MS = 5 * 60_000;
+import { authConfig, type GitError, isRepository, runGit } from "./git.js";
 
 export interface RevertGitOptions {
   /** The job's checkout; when it is not a git repository, `scratch` is used instead. */
@@ -35,57 +30,9 @@ export type RevertGitResult =
   /** The branch exists on the remote already (an earlier or concurrent run); nothing was pushed. */
   | { kind: "branch-exists" };
 
-class GitError extends Error {
-  override name = "GitError";
-  constructor(
-    message: string,
-    readonly stderr: string,
-    readonly exitCode: number | string | undefined,
-  ) {
-    super(message);
-  }
-}
-
-function git(cwd: string, args: string[], what: string, input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      "git",
-      args,
-      {
-        cwd,
-        timeout: GIT_TIMEOUT_MS,
-        maxBuffer: 64 * 1024 * 1024,
-        env: { ...process.env, GIT_TERMINAL_PROMPT: "0", GCM_INTERACTIVE: "never", LC_ALL: "C" },
-      },
-      (error, stdout, stderr) => {
-        if (!error) return resolve(String(stdout));
-        // The error's own message repeats the command line, header included: build ours from stderr.
-        const detail =
-          String(stderr).trim().split("\n").slice(-3).join(" | ") || `exit ${String(error.code)}`;
-        reject(new GitError(`${what} failed: ${detail}`, String(stderr), error.code ?? undefined));
-      },
-    );
-    if (input !== undefined) child.stdin?.end(input);
-  });
-}
-
-async function isRepository(dir: string): Promise<boolean> {
-  try {
-    await access(path.join(dir, ".git"));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const identity = [
-  "-c",
-  `user.name=${BOT_NAME}`,
-  "-c",
-  `user.email=${BOT_EMAIL}`,
-  "-c",
-  "commit.gpgsign=false",
-];
+/** `git` with the commit message on stdin, through the project's one hardened runner. */
+const git = (cwd: string, args: string[], what: string, input?: string) =>
+  runGit(cwd, args, what, input === undefined ? {} : { input });
 
 /** Where HEAD points now, to put the checkout back as it was. */
 async function currentHead(cwd: string): Promise<string | undefined> {
@@ -103,9 +50,7 @@ async function lines(cwd: string, args: string[], what: string): Promise<string[
 
 /** Reverts `mergeSha` on top of the default branch and pushes the result as a new branch. */
 export async function revertAndPush(opts: RevertGitOptions): Promise<RevertGitResult> {
-  const header = authHeader(opts.token);
-  core.setSecret(header.slice("AUTHORIZATION: basic ".length));
-  const auth = ["-c", `http.extraheader=${header}`];
+  const auth = authConfig(opts.token);
   let cwd = path.resolve(opts.workspace);
   if (!(await isRepository(cwd))) {
     cwd = path.resolve(opts.scratch);
@@ -153,7 +98,7 @@ export async function revertAndPush(opts: RevertGitOptions): Promise<RevertGitRe
     // leaves an ordinary commit, which takes no mainline.
     const mainline = (parents?.length ?? 0) > 1 ? ["-m", "1"] : [];
     try {
-      await git(cwd, [...identity, "revert", "--no-commit", ...mainline, opts.mergeSha], "git revert");
+      await git(cwd, ["revert", "--no-commit", ...mainline, opts.mergeSha], "git revert");
     } catch (error) {
       const files = await lines(cwd, ["diff", "--name-only", "--diff-filter=U"], "git diff").catch(() => []);
       await abortRevert(cwd);
@@ -166,7 +111,7 @@ export async function revertAndPush(opts: RevertGitOptions): Promise<RevertGitRe
       await abortRevert(cwd);
       return { kind: "empty" };
     }
-    await git(cwd, [...identity, "commit", "--quiet", "--no-verify", "-F", "-"], "git commit", opts.message);
+    await git(cwd, ["commit", "--quiet", "--no-verify", "-F", "-"], "git commit", opts.message);
     const sha = (await git(cwd, ["rev-parse", "HEAD"], "git rev-parse")).trim();
     try {
       // No force: an existing branch of that name (an earlier run's) is never overwritten.

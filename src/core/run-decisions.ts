@@ -237,6 +237,11 @@ export interface AttemptRecord {
   checks?: string;
 }
 
+/** The record of an attempt that ended before (or without) a session. */
+export function sessionlessRecord(outcome: string, reason: string): AttemptRecord {
+  return { outcome, reason, turns: 0, costUsd: 0, durationMs: 0, resumed: false, commits: 0, files: [] };
+}
+
 export type CloseResult =
   | { kind: "recorded"; task: Task; from: TaskState }
   | { kind: "moved-on"; state: TaskState }

@@ -28,16 +28,7 @@ export interface Conclusion extends Claimed {
 /** Closes the attempt in the ledger, mirrors it on the issue, and reports. */
 export async function conclude(ctx: ModeContext, c: Conclusion): Promise<RunReport> {
   const { settings, gh, store } = ctx;
-  const record = c.record ?? {
-    outcome: c.plan.state,
-    reason: c.plan.reason,
-    turns: 0,
-    costUsd: 0,
-    durationMs: 0,
-    resumed: false,
-    commits: 0,
-    files: [],
-  };
+  const record = c.record ?? decide.sessionlessRecord(c.plan.state, c.plan.reason);
   const written = await core.group("Record the attempt", () =>
     store.update(
       `run ${c.task.id}: ${c.plan.state}`,

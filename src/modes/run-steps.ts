@@ -168,16 +168,7 @@ export async function recordActionError(ctx: ModeContext, task: Task, attemptNum
   const retry = attemptNumber < settings.config.run.maxAttempts;
   const reason = `action error: ${error.message.slice(0, 240)}${retry ? "; queued for another attempt" : ""}`;
   const plan: decide.Plan = { push: "none", state: retry ? "queued" : "failed", reason };
-  const record: decide.AttemptRecord = {
-    outcome: "action-error",
-    reason,
-    turns: 0,
-    costUsd: 0,
-    durationMs: 0,
-    resumed: false,
-    commits: 0,
-    files: [],
-  };
+  const record = decide.sessionlessRecord("action-error", reason);
   try {
     const written = await ctx.store.update(`run ${task.id}: action error`, (draft) =>
       decide.closeAttempt(draft, task.id, attemptNumber, record, plan, {
