@@ -25,6 +25,7 @@ import {
   workflowDispatchEvent,
 } from "./harness/runner.js";
 import { addLabelAs, expectSuccess, ledgerOf, mutateLedger, openIssue } from "./harness/scenario.js";
+import { newTask } from "./harness/tasks.js";
 
 /** dist/index.js, or a private build (AEGIS_BEYOND_ENTRY) while dist/ is being rebuilt by others. */
 const ENTRY = process.env.AEGIS_BEYOND_ENTRY ?? DEFAULT_ENTRY;
@@ -423,9 +424,9 @@ describe("governance decisions behind these scenarios (pure)", () => {
 
   it("a spent budget reports each task it defers as held, with the reason", () => {
     const ledger = emptyLedger(NOW);
-    const spender = addTask(ledger, taskInput(1), "running", { actor: "t", reason: "seed", now: NOW });
+    const spender = addTask(ledger, newTask(1), "running", { actor: "t", reason: "seed", now: NOW });
     spender.attempts.push({ number: 1, runId: "1/1", startedAt: NOW, endedAt: NOW, costUsd: 1.5 });
-    const waiting = addTask(ledger, taskInput(2), "queued", { actor: "t", reason: "seed", now: NOW });
+    const waiting = addTask(ledger, newTask(2), "queued", { actor: "t", reason: "seed", now: NOW });
     const result = admitAndClaim(ledger, {
       config,
       now: NOW,
@@ -440,17 +441,3 @@ describe("governance decisions behind these scenarios (pure)", () => {
     expect(waiting.state).toBe("deferred");
   });
 });
-
-function taskInput(issue: number): Parameters<typeof addTask>[1] {
-  return {
-    issue,
-    title: `Issue ${issue}`,
-    category: "docs",
-    authority: "auto_safe",
-    priority: 2,
-    requestedBy: "maya",
-    needsApproval: false,
-    dependsOn: [],
-    predictedFiles: [],
-  };
-}

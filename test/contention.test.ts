@@ -7,6 +7,7 @@ import { emptyLedger, type Task } from "../src/core/ledger.js";
 import { addTask } from "../src/core/lifecycle.js";
 import { checkContention } from "../src/modes/contention.js";
 import { type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
+import { newTask } from "./harness/tasks.js";
 
 describe("contention decisions", () => {
   it("finds the shared files per other PR, sorted, and none for disjoint PRs", () => {
@@ -24,22 +25,11 @@ describe("contention decisions", () => {
 
   it("uses the files run mode recorded, as the union of attempts", () => {
     const ledger = emptyLedger("2026-11-24T10:00:00Z");
-    const task = addTask(
-      ledger,
-      {
-        issue: 1,
-        title: "t",
-        category: "docs",
-        authority: "auto_safe",
-        priority: 2,
-        requestedBy: "m",
-        needsApproval: false,
-        dependsOn: [],
-        predictedFiles: [],
-      },
-      "pr-open",
-      { actor: "t", reason: "t", now: "2026-11-24T10:00:00Z" },
-    );
+    const task = addTask(ledger, newTask(1, { title: "t", requestedBy: "m" }), "pr-open", {
+      actor: "t",
+      reason: "t",
+      now: "2026-11-24T10:00:00Z",
+    });
     expect(recordedFiles(task)).toBeUndefined();
     task.attempts.push(
       { number: 1, runId: "1/1", startedAt: "2026-11-24T10:00:00Z", files: ["a.md"] },
@@ -70,22 +60,8 @@ describe("checkContention on the fake GitHub", () => {
     const issue = fake.seedIssue({ title, labels: ["documentation"] }).number;
     const { result: id } = await store.update("seed", (draft) => {
       const now = new Date().toISOString();
-      return addTask(
-        draft,
-        {
-          issue,
-          title,
-          category: "docs",
-          authority: "auto_safe",
-          priority: 2,
-          requestedBy: "maya",
-          needsApproval: false,
-          dependsOn: [],
-          predictedFiles: [],
-        },
-        "running",
-        { actor: "test", reason: "seeded", now },
-      ).id;
+      return addTask(draft, newTask(issue, { title }), "running", { actor: "test", reason: "seeded", now })
+        .id;
     });
     const branch = `auto/docs/${id}`;
     for (const file of files) await fake.commitFile(branch, file, `${title}: ${file}\n`, `edit ${file}`);

@@ -9,6 +9,7 @@ import { GitHub } from "../src/adapters/github.js";
 import { type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
 import { DEFAULT_ENTRY, issueLabeledEvent, runAction, scheduleEvent } from "./harness/runner.js";
 import { addLabelAs, expectSuccess, ledgerOf, mutateLedger, openIssue } from "./harness/scenario.js";
+import { newTask } from "./harness/tasks.js";
 
 /** dist/index.js, or a private build (AEGIS_DEPENDENCIES_ENTRY) while dist/ is being rebuilt by others. */
 const ENTRY = process.env.AEGIS_DEPENDENCIES_ENTRY ?? DEFAULT_ENTRY;
@@ -16,22 +17,7 @@ const config = parseConfig("");
 const NOW = "2026-11-24T10:00:00Z";
 
 function task(ledger: Ledger, issue: number, state: Task["state"], dependsOn: number[] = []): Task {
-  return addTask(
-    ledger,
-    {
-      issue,
-      title: `Issue ${issue}`,
-      category: "docs",
-      authority: "auto_safe",
-      priority: 2,
-      requestedBy: "maya",
-      needsApproval: false,
-      dependsOn,
-      predictedFiles: [],
-    },
-    state,
-    { actor: "test", reason: "seeded", now: NOW },
-  );
+  return addTask(ledger, newTask(issue, { dependsOn }), state, { actor: "test", reason: "seeded", now: NOW });
 }
 
 const claim = (ledger: Ledger, closed: Record<number, boolean> = {}) =>

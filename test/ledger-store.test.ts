@@ -6,6 +6,7 @@ import { LedgerStore } from "../src/adapters/ledger-store.js";
 import { emptyLedger, LedgerError, parseLedger, serializeLedger } from "../src/core/ledger.js";
 import { addTask, openTaskForIssue } from "../src/core/lifecycle.js";
 import { type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
+import { newTask } from "./harness/tasks.js";
 
 const run = promisify(execFile);
 let fake: FakeGitHub;
@@ -16,22 +17,7 @@ const storeFor = (f: FakeGitHub, extra: Partial<ConstructorParameters<typeof Led
 };
 const addIssue = (issue: number) => (draft: ReturnType<typeof emptyLedger>) => {
   if (openTaskForIssue(draft, issue)) return "exists";
-  addTask(
-    draft,
-    {
-      issue,
-      title: `Issue ${issue}`,
-      category: "docs",
-      authority: "auto_safe",
-      priority: 2,
-      requestedBy: "t",
-      needsApproval: false,
-      dependsOn: [],
-      predictedFiles: [],
-    },
-    "queued",
-    { actor: "t", reason: "test", now: now() },
-  );
+  addTask(draft, newTask(issue, { requestedBy: "t" }), "queued", { actor: "t", reason: "test", now: now() });
   return "added";
 };
 

@@ -1,28 +1,18 @@
 import { describe, expect, it } from "vitest";
 import { emptyLedger, LedgerError, parseLedger, serializeLedger } from "../src/core/ledger.js";
 import { addTask, canTransition, transition, TransitionError } from "../src/core/lifecycle.js";
+import { newTask } from "./harness/tasks.js";
 
 const NOW = "2026-11-24T10:00:00Z";
 
 describe("ledger document", () => {
   it("round-trips through its serialisation, one task per line", () => {
     const ledger = emptyLedger(NOW);
-    addTask(
-      ledger,
-      {
-        issue: 7,
-        title: "t",
-        category: "docs",
-        authority: "auto_safe",
-        priority: 2,
-        requestedBy: "a",
-        needsApproval: false,
-        dependsOn: [],
-        predictedFiles: [],
-      },
-      "queued",
-      { actor: "a", reason: "r", now: NOW },
-    );
+    addTask(ledger, newTask(7, { title: "t", requestedBy: "a" }), "queued", {
+      actor: "a",
+      reason: "r",
+      now: NOW,
+    });
     const text = serializeLedger(ledger);
     expect(parseLedger(text, "branch x")).toEqual(ledger);
     expect(text.split("\n").filter((l) => l.startsWith('  {"id":"7-1"'))).toHaveLength(1);
@@ -65,22 +55,11 @@ describe("state machine", () => {
 
   it("records every transition with actor, time and reason", () => {
     const ledger = emptyLedger(NOW);
-    const task = addTask(
-      ledger,
-      {
-        issue: 1,
-        title: "t",
-        category: "docs",
-        authority: "auto_safe",
-        priority: 2,
-        requestedBy: "a",
-        needsApproval: false,
-        dependsOn: [],
-        predictedFiles: [],
-      },
-      "queued",
-      { actor: "a", reason: "intake", now: NOW },
-    );
+    const task = addTask(ledger, newTask(1, { title: "t", requestedBy: "a" }), "queued", {
+      actor: "a",
+      reason: "intake",
+      now: NOW,
+    });
     transition(task, {
       to: "running",
       actor: "aegis",

@@ -26,28 +26,18 @@ import {
   type RunActionOptions,
 } from "./harness/runner.js";
 import { addLabelAs, expectSuccess, ledgerOf } from "./harness/scenario.js";
+import { newTask } from "./harness/tasks.js";
 
 /** dist/index.js, or a private build (AEGIS_ROLLBACK_ENTRY) while dist/ is being rebuilt by others. */
 const ENTRY = process.env.AEGIS_ROLLBACK_ENTRY ?? DEFAULT_ENTRY;
 const NOW = "2026-11-24T10:00:00Z";
 
 function seedTask(ledger: Ledger, issue: number, extra: { branch?: string; pr?: number } = {}) {
-  const task = addTask(
-    ledger,
-    {
-      issue,
-      title: "Update the guide",
-      category: "docs",
-      authority: "auto_safe",
-      priority: 2,
-      requestedBy: "maya",
-      needsApproval: false,
-      dependsOn: [],
-      predictedFiles: [],
-    },
-    "done",
-    { actor: "test", reason: "seeded", now: NOW },
-  );
+  const task = addTask(ledger, newTask(issue, { title: "Update the guide" }), "done", {
+    actor: "test",
+    reason: "seeded",
+    now: NOW,
+  });
   if (extra.branch) task.branch = extra.branch;
   if (extra.pr) task.pr = { number: extra.pr, url: `https://example.test/pull/${extra.pr}`, merged: true };
   return task;

@@ -10,6 +10,7 @@ import { CONFIG, quietly, serverTime, STATE_BRANCH } from "./bench-env.js";
 import { buildLedger, checkCompaction } from "./bench-ledger-fixture.js";
 import { countByRoute, type Figure, formatNumber, median, totalCalls } from "./bench-report.js";
 import { startFakeGitHub, type FakeGitHub } from "./fake-github.js";
+import { newTask } from "./tasks.js";
 
 const SECTION = "3. Ledger scaling (state.json)";
 export const CYCLE_TARGET_MS = 300;
@@ -140,22 +141,11 @@ async function cycle(fake: FakeGitHub, store: LedgerStore, issue: number): Promi
     (draft) => {
       if (openTaskForIssue(draft, issue)) return;
       const now = new Date().toISOString();
-      addTask(
-        draft,
-        {
-          issue,
-          title: `Bench task ${issue}`,
-          category: "docs",
-          authority: "auto_safe",
-          priority: 2,
-          requestedBy: "maya",
-          needsApproval: false,
-          dependsOn: [],
-          predictedFiles: [],
-        },
-        "queued",
-        { actor: "maya", reason: "bench", now },
-      );
+      addTask(draft, newTask(issue, { title: `Bench task ${issue}` }), "queued", {
+        actor: "maya",
+        reason: "bench",
+        now,
+      });
     },
     snapshot,
   );

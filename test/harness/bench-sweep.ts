@@ -15,6 +15,7 @@ import { CONFIG, type Sandbox, sandbox, STATE_BRANCH, step, type StepResult } fr
 import { type Figure, formatNumber, median, totalCalls } from "./bench-report.js";
 import { scheduleEvent } from "./runner.js";
 import { openIssue } from "./scenario.js";
+import { newTask } from "./tasks.js";
 
 const SECTION = "2. Sweep scaling (50 labelled issues)";
 export const LABELLED = 50;
@@ -88,17 +89,7 @@ async function trackAll(sb: Sandbox, issues: number[]): Promise<void> {
     const meta = { actor: "maya", reason: "docs is auto_safe", now, runId: "4000" };
     const task = addTask(
       ledger,
-      {
-        issue,
-        title: `Document part ${issue}`,
-        category: "docs",
-        authority: "auto_safe",
-        priority: 2,
-        requestedBy: "maya",
-        needsApproval: false,
-        dependsOn: [],
-        predictedFiles: [],
-      },
+      newTask(issue, { title: `Document part ${issue}` }),
       state === "running" ? "queued" : state,
       meta,
     );

@@ -3,6 +3,7 @@
 import { GitHub } from "../../src/adapters/github.js";
 import { LedgerStore } from "../../src/adapters/ledger-store.js";
 import { addTask, openTaskForIssue } from "../../src/core/lifecycle.js";
+import { newTask } from "./tasks.js";
 
 const [apiUrl, token, owner, repo, issueArg] = process.argv.slice(2);
 const issue = Number(issueArg);
@@ -17,22 +18,11 @@ const store = new LedgerStore({
 const result = await store.update(`add #${issue}`, (draft) => {
   if (openTaskForIssue(draft, issue)) return "exists";
   const now = new Date().toISOString();
-  addTask(
-    draft,
-    {
-      issue,
-      title: `Issue ${issue}`,
-      category: "docs",
-      authority: "auto_safe",
-      priority: 2,
-      requestedBy: "w",
-      needsApproval: false,
-      dependsOn: [],
-      predictedFiles: [],
-    },
-    "queued",
-    { actor: `writer-${issue}`, reason: "concurrency test", now },
-  );
+  addTask(draft, newTask(issue, { requestedBy: "w" }), "queued", {
+    actor: `writer-${issue}`,
+    reason: "concurrency test",
+    now,
+  });
   return "added";
 });
 process.stdout.write(
