@@ -258,7 +258,8 @@ describe("run mode", () => {
     } = await runScenario({
       script: [
         bash(`nohup sleep ${marker} > /dev/null 2>&1 &`),
-        bash("ps -eo args"),
+        // Only the matching lines: a busy machine's full process list overflows the tool result.
+        bash(`ps -eo args | grep -F "sleep ${marker}" | grep -v grep`),
         { hangMs: 120_000, text: "late" },
       ],
       env: { AEGIS_SESSION_TIMEOUT_MS: "4000" },
