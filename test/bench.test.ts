@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config.js";
 import { type Ledger, parseLedger, serializeLedger } from "../src/core/ledger.js";
-import { canTransition, compactLedger } from "../src/core/lifecycle.js";
+import { canTransition, COMPACTION, compactLedger } from "../src/core/lifecycle.js";
 import { renderPlanSummary } from "../src/modes/plan-summary.js";
 import { checkRace } from "./harness/bench-concurrency.js";
 import { buildLedger, checkCompaction, windowSection } from "./harness/bench-ledger-fixture.js";
@@ -222,7 +222,7 @@ describe("ledger fixture", () => {
   });
 
   it("notices a compaction that eats into the window", () => {
-    const tooEager = (l: Ledger, now: string) => compactLedger(l, now, 0);
+    const tooEager = (l: Ledger, now: string) => compactLedger(l, now, { ...COMPACTION, keepDays: 0 });
     const check = checkCompaction(ledger, NOW, config, tooEager);
     expect(check.windowsEqual).toBe(false);
     expect(check.after).not.toBe(check.before);

@@ -3,8 +3,9 @@ import { parseConfig } from "../src/config.js";
 import { classify, dependenciesOf, priorityOf, skipReason } from "../src/core/classify.js";
 import { approve, intake, type IssueView, type Sender } from "../src/core/governance.js";
 import { admitAndClaim, budgetState } from "../src/core/queue.js";
-import { emptyLedger, type Ledger } from "../src/core/ledger.js";
-import { compactLedger, transition } from "../src/core/lifecycle.js";
+import { emptyLedger, type Ledger, LedgerError, type Task } from "../src/core/ledger.js";
+import { appendToArchive, groupByArchiveFile } from "../src/core/archive.js";
+import { compactLedger, dueForArchive, transition } from "../src/core/lifecycle.js";
 
 const config = parseConfig("");
 const NOW = "2026-11-24T10:00:00Z";
@@ -229,7 +230,7 @@ describe("compaction", () => {
     const old = ledger.tasks[0]!;
     old.costUsd = 0.5;
     transition(old, { to: "cancelled", actor: "x", reason: "closed", now: "2026-11-02T10:00:00Z" });
-    expect(compactLedger(ledger, NOW)).toBe(1);
+    expect(compactLedger(ledger, NOW).map((t) => t.issue)).toEqual([1]);
     expect(ledger.tasks.map((t) => t.issue)).toEqual([2]);
     expect(ledger.rollups["2026-11-02"]).toEqual({
       done: 0,
@@ -238,5 +239,60 @@ describe("compaction", () => {
       cancelled: 1,
       costUsd: 0.5,
     });
+  });
+
+  it("archives in batches: 25 due tasks, or one that ended 15 days ago; failed tasks stay", () => {
+    const ledger = emptyLedger(NOW);
+    const finish = (issue: number, days: number, state: Task["state"]) =>
+      ledger.tasks.push(fakeTask(`${issue}-${issue}`, daysAgo(days), state));
+    for (let n = 1; n <= 24; n++) finish(n, 9, n % 2 ? "done" : "cancelled");
+    finish(100, 30, "failed");
+    finish(101, 3, "done");
+    expect(dueForArchive(ledger, NOW)).toEqual([]); // 24 due, the oldest 9 days: the batch waits
+    finish(25, 9, "done");
+    expect(dueForArchive(ledger, NOW).map((t) => t.id)).toEqual(
+      Array.from({ length: 25 }, (_, i) => `${i + 1}-${i + 1}`),
+    );
+    const small = emptyLedger(NOW);
+    small.tasks.push(fakeTask("1-1", daysAgo(9), "done"), fakeTask("2-2", daysAgo(14), "cancelled"));
+    expect(dueForArchive(small, NOW)).toEqual([]);
+    small.tasks[1]!.updatedAt = daysAgo(16);
+    expect(dueForArchive(small, NOW).map((t) => t.id)).toEqual(["1-1", "2-2"]);
+  });
+});
+
+const daysAgo = (days: number) => new Date(Date.parse(NOW) - days * 86_400_000).toISOString();
+/** Only what compaction and the archive read: the id, the state and when it last changed. */
+const fakeTask = (id: string, updatedAt: string, state: Task["state"] = "done") =>
+  ({ id, updatedAt, state, costUsd: 0 }) as unknown as Task;
+
+describe("archive files", () => {
+  const task = (id: string, updatedAt: string) => fakeTask(id, updatedAt);
+
+  it("groups by the month a task ended and appends each task once", () => {
+    const a = task("1", "2026-10-31T23:59:00Z");
+    const b = task("2", "2026-11-01T00:00:00Z");
+    const c = task("3", "2026-11-20T00:00:00Z");
+    expect(groupByArchiveFile([c, a, b]).map(([path, ts]) => [path, ts.map((t) => t.id)])).toEqual([
+      ["archive/2026-10.jsonl", ["1"]],
+      ["archive/2026-11.jsonl", ["3", "2"]],
+    ]);
+    const first = appendToArchive(undefined, [b], "x");
+    expect(first).toEqual({ text: `${JSON.stringify(b)}\n`, added: 1 });
+    const again = appendToArchive(first.text, [b, c], "x");
+    expect(again.added).toBe(1);
+    expect(
+      again.text
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { id: string }).id),
+    ).toEqual(["2", "3"]);
+  });
+
+  it("refuses a file with a line that is not a task record", () => {
+    expect(() => appendToArchive('{"id":"1"}\nnot json\n', [], "archive/2026-11.jsonl")).toThrow(
+      /archive\/2026-11.jsonl, line 2, is not a task record/,
+    );
+    expect(() => appendToArchive('{"issue":1}\n', [], "f")).toThrow(LedgerError);
   });
 });

@@ -132,14 +132,88 @@ describe("ledger store on the fake GitHub", () => {
     expect(ledger.seq).toBe(2);
   }, 60_000);
 
-  it("reads a ledger larger than the contents API's 1 MB inline limit through the blob API", async () => {
+  it("reads a ledger past the contents API's 1 MB inline limit in one call, and writes it back", async () => {
     const big = emptyLedger(now());
     for (let i = 1; i <= 3000; i++) addIssue(i)(big);
     const text = serializeLedger(big);
     expect(text.length).toBeGreaterThan(1_000_000);
     await fake.commitFile("aegis-state", "state.json", text);
     const { store } = storeFor(fake);
+    fake.resetCalls();
     const snapshot = await store.read();
     expect(snapshot.ledger.tasks).toHaveLength(3000);
+    expect(fake.calls.map((c) => c.method)).toEqual(["GET"]);
+    // The blob sha computed from the bytes is the one GitHub checks the write against.
+    const result = await store.update("add #3001", addIssue(3001), snapshot);
+    expect(result).toMatchObject({ written: true, conflicts: 0 });
+  });
+});
+
+describe("the archive of finished tasks", () => {
+  const DAY = 86_400_000;
+  const at = (ms: number) => new Date(ms).toISOString();
+  /** A ledger whose first `finished` tasks were merged `daysAgo` days ago (in October). */
+  const seed = async (finished: number, daysAgo: number, open = 2) => {
+    const ledger = emptyLedger(now());
+    for (let i = 1; i <= finished + open; i++) addIssue(i)(ledger);
+    const ended = at(Date.parse("2026-10-20T12:00:00Z"));
+    for (const task of ledger.tasks.slice(0, finished))
+      Object.assign(task, { state: "done", updatedAt: ended, costUsd: 0.25 });
+    await fake.commitFile("aegis-state", "state.json", serializeLedger(ledger));
+    return { clock: () => at(Date.parse(ended) + daysAgo * DAY) };
+  };
+  const archiveIds = async (month: string) =>
+    ((await fake.readFile("aegis-state", `archive/${month}.jsonl`)) ?? "")
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => (JSON.parse(line) as { id: string }).id);
+
+  it("moves a full batch to archive/<month>.jsonl with every record whole, and keeps the daily counts", async () => {
+    const { clock } = await seed(30, 9);
+    const { store } = storeFor(fake, { now: clock });
+    const result = await store.update("add #100", addIssue(100));
+    expect(result.written).toBe(true);
+    const state = parseLedger((await fake.readFile("aegis-state", "state.json"))!, "x");
+    expect(state.tasks.map((t) => t.issue)).toEqual([31, 32, 100]);
+    expect(state.rollups["2026-10-20"]).toMatchObject({ done: 30, costUsd: 7.5 });
+    expect(await archiveIds("2026-10")).toHaveLength(30);
+    const record = JSON.parse((await fake.readFile("aegis-state", "archive/2026-10.jsonl"))!.split("\n")[0]!);
+    expect(record).toMatchObject({ id: "1-1", issue: 1, state: "done", history: [{ to: "queued" }] });
+  });
+
+  it("waits while the batch is small and young", async () => {
+    const { clock } = await seed(10, 9);
+    const { store } = storeFor(fake, { now: clock });
+    await store.update("add #100", addIssue(100));
+    expect(await fake.readFile("aegis-state", "archive/2026-10.jsonl")).toBeNull();
+    expect(parseLedger((await fake.readFile("aegis-state", "state.json"))!, "x").tasks).toHaveLength(13);
+  });
+
+  it("a write that conflicts after archiving starts over and archives no task twice", async () => {
+    const { clock } = await seed(30, 9);
+    const { store } = storeFor(fake, { now: clock });
+    // The archive goes in, then the ledger write loses its compare-and-swap once.
+    fake.inject({
+      method: "PUT",
+      route: "/contents/{path}",
+      status: 409,
+      when: "before",
+      times: 1,
+      path: /state\.json$/,
+    });
+    const result = await store.update("add #100", addIssue(100));
+    expect(result).toMatchObject({ written: true, conflicts: 1 });
+    expect(await archiveIds("2026-10")).toEqual(Array.from({ length: 30 }, (_, i) => `${i + 1}-${i + 1}`));
+    expect(parseLedger((await fake.readFile("aegis-state", "state.json"))!, "x").tasks).toHaveLength(3);
+  });
+
+  it("an archive file it cannot read is left alone, and the tasks stay live", async () => {
+    const { clock } = await seed(30, 20);
+    await fake.commitFile("aegis-state", "archive/2026-10.jsonl", "a note somebody wrote\n");
+    const { store } = storeFor(fake, { now: clock });
+    const result = await store.update("add #100", addIssue(100));
+    expect(result.written).toBe(true);
+    expect(await fake.readFile("aegis-state", "archive/2026-10.jsonl")).toBe("a note somebody wrote\n");
+    expect(parseLedger((await fake.readFile("aegis-state", "state.json"))!, "x").tasks).toHaveLength(33);
   });
 });

@@ -6,8 +6,17 @@
 // force, needs a clone and git credentials in the job for every write, costs seconds, and is
 // invisible to the API call count. The branch is created once as an orphan (tree → commit →
 // ref), so it never carries a copy of the code.
+//
+// Reads take the raw media type and compute the blob sha locally (git's own hash of the
+// bytes): one call at any size, where the JSON form inlines nothing over 1 MB and would need a
+// second request.
+//
+// Finished tasks leave state.json in batches (see dueForArchive): their full records are first
+// appended to archive/<month>.jsonl on the same branch, then the live ledger drops them.
+import { createHash } from "node:crypto";
 import * as core from "@actions/core";
-import { compactLedger } from "../core/lifecycle.js";
+import { appendToArchive, groupByArchiveFile } from "../core/archive.js";
+import { archiveTasks, dueForArchive } from "../core/lifecycle.js";
 import {
   emptyLedger,
   LEDGER_FILE,
@@ -17,6 +26,7 @@ import {
   serializeLedger,
   serializeTasks,
   joinLedger,
+  type Task,
 } from "../core/ledger.js";
 import { type GitHub, statusOf } from "./github.js";
 
@@ -80,44 +90,37 @@ export class LedgerStore {
   }
 
   async read(): Promise<LedgerSnapshot> {
+    const file = await this.getFile(LEDGER_FILE);
+    if (!file)
+      return { ledger: emptyLedger(this.now()), sha: undefined, branchExists: await this.branchExists() };
+    return { ledger: parseLedger(file.text, this.where), sha: file.sha, branchExists: true, text: file.text };
+  }
+
+  /** A file on the branch and its blob sha; undefined when it (or the branch) does not exist. */
+  private async getFile(path: string): Promise<{ text: string; sha: string } | undefined> {
     const { octokit, owner, repo } = this.gh;
-    let data;
+    let data: unknown;
     try {
       ({ data } = await octokit.rest.repos.getContent({
         owner,
         repo,
-        path: LEDGER_FILE,
+        path,
         ref: `refs/heads/${this.branch}`,
+        mediaType: { format: "raw" },
       }));
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
-      return { ledger: emptyLedger(this.now()), sha: undefined, branchExists: await this.branchExists() };
+      return undefined;
     }
-    if (Array.isArray(data) || data.type !== "file") {
+    // A directory answers with its JSON listing whatever media type was asked for.
+    if (typeof data !== "string" && !(data instanceof ArrayBuffer)) {
       throw new LedgerError(
-        `${LEDGER_FILE} on ${this.where} is not a file. Remove it by hand; aegis will not overwrite it.`,
+        `${path} on ${this.where} is not a file. Remove it by hand; aegis will not overwrite it.`,
       );
     }
-    let text: string;
-    if (data.encoding === "base64" && (data.content || data.size === 0)) {
-      text = Buffer.from(data.content, "base64").toString("utf8");
-    } else {
-      // Over 1 MB the contents API leaves `content` empty. The raw media type serves up to
-      // 100 MB as plain text (a JSON body with megabytes of base64 is slow and, past ~8 MB,
-      // beyond Octokit's JSON parser).
-      const raw = await octokit.rest.repos.getContent({
-        owner,
-        repo,
-        path: LEDGER_FILE,
-        ref: `refs/heads/${this.branch}`,
-        mediaType: { format: "raw" },
-      });
-      text =
-        typeof raw.data === "string"
-          ? raw.data
-          : Buffer.from(raw.data as unknown as ArrayBuffer).toString("utf8");
-    }
-    return { ledger: parseLedger(text, this.where), sha: data.sha, branchExists: true, text };
+    const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data);
+    const sha = createHash("sha1").update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
+    return { text: bytes.toString("utf8"), sha };
   }
 
   private async branchExists(): Promise<boolean> {
@@ -173,17 +176,20 @@ export class LedgerStore {
       };
       const result = mutate(draft);
       const now = this.now();
-      // Compacting first keeps the costly serialisation to the bounded, compacted task list.
-      const archived = compactLedger(draft, now);
-      const tasksText = serializeTasks(draft.tasks);
-      if (joinLedger(draft, tasksText) === before) return outcome(draft, false);
-      if (archived) core.info(`Ledger: archived ${archived} finished task(s) into daily rollups.`);
-      draft.updatedAt = now;
-      if (this.dryRun) {
-        core.info(`Dry run: ledger not written (${message}).`);
-        return outcome(draft, false);
+      // Archiving first keeps the costly serialisation to the bounded task list.
+      const due = this.dryRun || !snapshot.branchExists ? [] : dueForArchive(draft, now);
+      const archived = due.length ? await this.archive(due, message) : "none";
+      if (archived !== "conflict") {
+        if (archived === "saved") archiveTasks(draft, due, now);
+        const tasksText = serializeTasks(draft.tasks);
+        if (joinLedger(draft, tasksText) === before) return outcome(draft, false);
+        draft.updatedAt = now;
+        if (this.dryRun) {
+          core.info(`Dry run: ledger not written (${message}).`);
+          return outcome(draft, false);
+        }
+        if (await this.write(snapshot, joinLedger(draft, tasksText), message)) return outcome(draft, true);
       }
-      if (await this.write(snapshot, joinLedger(draft, tasksText), message)) return outcome(draft, true);
       conflicts += 1;
       this.conflicts += 1;
       if (attempt >= this.maxAttempts) {
@@ -199,17 +205,26 @@ export class LedgerStore {
 
   /** One compare-and-swap. Returns false when another writer got there first. */
   private async write(snapshot: LedgerSnapshot, text: string, message: string): Promise<boolean> {
-    const { octokit, owner, repo } = this.gh;
     if (!snapshot.branchExists) return this.createBranch(text, message);
+    return this.putFile(LEDGER_FILE, text, snapshot.sha, `aegis: ${message}`);
+  }
+
+  private async putFile(
+    path: string,
+    text: string,
+    sha: string | undefined,
+    message: string,
+  ): Promise<boolean> {
+    const { octokit, owner, repo } = this.gh;
     try {
       await octokit.rest.repos.createOrUpdateFileContents({
         owner,
         repo,
-        path: LEDGER_FILE,
+        path,
         branch: this.branch,
-        message: `aegis: ${message}`,
+        message,
         content: Buffer.from(text, "utf8").toString("base64"),
-        ...(snapshot.sha ? { sha: snapshot.sha } : {}),
+        ...(sha ? { sha } : {}),
       });
       return true;
     } catch (error) {
@@ -217,6 +232,33 @@ export class LedgerStore {
       if (statusOf(error) === 409 || statusOf(error) === 422) return false;
       throw error;
     }
+  }
+
+  /**
+   * Appends finished tasks to their monthly archive files before the live ledger drops them.
+   * "unreadable": an archive file is not ours to rewrite, so the tasks stay live (with a warning)
+   * and the ledger works on; "conflict": another writer moved a file, so the caller starts over.
+   */
+  private async archive(
+    tasks: readonly Task[],
+    message: string,
+  ): Promise<"saved" | "unreadable" | "conflict"> {
+    for (const [path, group] of groupByArchiveFile(tasks)) {
+      const file = await this.getFile(path);
+      let next: { text: string; added: number };
+      try {
+        next = appendToArchive(file?.text, group, `${path} on ${this.where}`);
+      } catch (error) {
+        if (!(error instanceof LedgerError)) throw error;
+        core.warning(error.message);
+        return "unreadable";
+      }
+      if (next.added === 0) continue; // saved by an earlier attempt of this write
+      const commit = `aegis: archive ${next.added} finished task(s) (${message})`;
+      if (!(await this.putFile(path, next.text, file?.sha, commit))) return "conflict";
+    }
+    core.info(`Ledger: archived ${tasks.length} finished task(s); their daily counts stay in the ledger.`);
+    return "saved";
   }
 
   private async createBranch(text: string, message: string): Promise<boolean> {

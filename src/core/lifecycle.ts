@@ -139,34 +139,65 @@ export function normalizeTitle(title: string): string {
 
 const DAY_MS = 86_400_000;
 
+export interface CompactionPolicy {
+  /** Finished tasks stay live at least this long: the digest's 7-day window and rollback read them. */
+  keepDays: number;
+  /**
+   * Archive in batches, so the extra archive write happens about weekly rather than on every
+   * run: when this many tasks are due, or the oldest due task ended `maxWaitDays` ago.
+   */
+  batch: number;
+  maxWaitDays: number;
+  /** Daily rollups (digest, monthly budget) are kept this long. */
+  rollupDays: number;
+}
+
+export const COMPACTION: CompactionPolicy = { keepDays: 8, batch: 25, maxWaitDays: 15, rollupDays: 400 };
+
 /**
- * Keeps the ledger bounded: tasks that ended more than `keepDays` ago leave the live list and
- * are added to per-day rollups (which the digest and the monthly budget read). Rollups older
- * than `rollupDays` are dropped. Returns how many tasks were archived.
+ * The finished tasks (done, cancelled) ready to leave the live ledger now, or [] while their
+ * batch is still filling. Failed and blocked tasks stay: they can still be retried, and the
+ * sweep cancels them once their issue is closed or unlabelled.
  */
-export function compactLedger(ledger: Ledger, now: string, keepDays = 8, rollupDays = 400): number {
+export function dueForArchive(ledger: Ledger, now: string, policy: CompactionPolicy = COMPACTION): Task[] {
   const nowMs = Date.parse(now);
-  const keep: Task[] = [];
-  let archived = 0;
-  for (const task of ledger.tasks) {
-    const endedMs = Date.parse(task.updatedAt);
-    const finished =
-      TERMINAL_STATES.includes(task.state) || task.state === "failed" || task.state === "blocked";
-    if (finished && nowMs - endedMs > keepDays * DAY_MS && TERMINAL_STATES.includes(task.state)) {
-      const day = task.updatedAt.slice(0, 10);
-      const rollup = (ledger.rollups[day] ??= { done: 0, failed: 0, blocked: 0, cancelled: 0, costUsd: 0 });
-      if (task.state === "done") rollup.done += 1;
-      else rollup.cancelled += 1;
-      rollup.costUsd = round(rollup.costUsd + task.costUsd);
-      archived += 1;
-    } else {
-      keep.push(task);
-    }
+  const due = ledger.tasks.filter(
+    (task) =>
+      TERMINAL_STATES.includes(task.state) && nowMs - Date.parse(task.updatedAt) > policy.keepDays * DAY_MS,
+  );
+  const oldest = Math.min(...due.map((task) => Date.parse(task.updatedAt)));
+  return due.length >= policy.batch || nowMs - oldest > policy.maxWaitDays * DAY_MS ? due : [];
+}
+
+/**
+ * Keeps the ledger bounded: `tasks` (from dueForArchive, already saved to the archive) leave
+ * the live list and are added to per-day rollups, which the digest and the monthly budget read.
+ * Rollups older than `rollupDays` are dropped.
+ */
+export function archiveTasks(
+  ledger: Ledger,
+  tasks: readonly Task[],
+  now: string,
+  rollupDays = COMPACTION.rollupDays,
+): void {
+  const leaving = new Set(tasks.map((task) => task.id));
+  for (const task of tasks) {
+    const day = task.updatedAt.slice(0, 10);
+    const rollup = (ledger.rollups[day] ??= { done: 0, failed: 0, blocked: 0, cancelled: 0, costUsd: 0 });
+    if (task.state === "done") rollup.done += 1;
+    else rollup.cancelled += 1;
+    rollup.costUsd = round(rollup.costUsd + task.costUsd);
   }
-  ledger.tasks = keep;
-  const oldest = new Date(nowMs - rollupDays * DAY_MS).toISOString().slice(0, 10);
+  ledger.tasks = ledger.tasks.filter((task) => !leaving.has(task.id));
+  const oldest = new Date(Date.parse(now) - rollupDays * DAY_MS).toISOString().slice(0, 10);
   for (const day of Object.keys(ledger.rollups)) if (day < oldest) delete ledger.rollups[day];
-  return archived;
+}
+
+/** dueForArchive then archiveTasks, for callers with nowhere to keep the records. Returns them. */
+export function compactLedger(ledger: Ledger, now: string, policy: CompactionPolicy = COMPACTION): Task[] {
+  const due = dueForArchive(ledger, now, policy);
+  archiveTasks(ledger, due, now, policy.rollupDays);
+  return due;
 }
 
 export function round(usd: number): number {

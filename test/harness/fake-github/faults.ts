@@ -10,6 +10,8 @@ export interface FaultSpec {
    * or a RegExp tested against `METHOD template`. Any route when omitted.
    */
   route?: string | RegExp;
+  /** Tested against the request's concrete path (`/repos/o/r/contents/state.json`), when given. */
+  path?: RegExp;
   status: number;
   /** How many matching requests to hit; default 1. `Infinity` for all. */
   times?: number;
@@ -45,11 +47,13 @@ export class Faults {
     method: string,
     template: string,
     operationId: string,
+    path = "",
   ): ActiveFault | undefined {
     const full = `${method.toUpperCase()} ${template}`;
     const rule = this.rules.find((r) => {
       if (r.remaining <= 0 || (r.when ?? "before") !== stage) return false;
       if (r.method && r.method.toUpperCase() !== method.toUpperCase()) return false;
+      if (r.path && !r.path.test(path)) return false;
       if (r.route === undefined) return true;
       if (r.route instanceof RegExp) return r.route.test(full);
       return (

@@ -131,7 +131,7 @@ export function startServer(deps: ServerDeps): Promise<{ server: Server; port: n
     if (identity && !identity.write && method !== "GET")
       return done(new HttpError(403, "Resource not accessible by integration").toReply());
 
-    const before = faults.take("before", method, match.template, match.operationId);
+    const before = faults.take("before", method, match.template, match.operationId, url.pathname);
     if (before)
       return done(
         { status: before.status, body: faultBody(before), headers: before.headers ?? {} },
@@ -178,7 +178,7 @@ export function startServer(deps: ServerDeps): Promise<{ server: Server; port: n
         reply = { status: 500, body: { message: msg, documentation_url: "https://docs.github.com/rest" } };
       }
     }
-    const after = faults.take("after", method, match.template, match.operationId);
+    const after = faults.take("after", method, match.template, match.operationId, url.pathname);
     if (after)
       return done({ status: after.status, body: faultBody(after), headers: after.headers ?? {} }, "after");
     return done(reply);
