@@ -327,6 +327,65 @@ describe("run mode", () => {
     expect(failure?.body).toContain(".github/workflows/x.yml");
   });
 
+  it("a secret-like file and a token-shaped line are refused before the push; an example env file is not", async () => {
+    const {
+      n,
+      taskId,
+      run,
+      task,
+      fake: f,
+      model: m,
+    } = await runScenario({
+      script: [
+        bash(
+          "echo 'DB_PASSWORD=hunter2hunter2' > .env && echo 'DB_PASSWORD=' > .env.example && git add .env .env.example && git commit -q -m env",
+        ),
+        // Split so no literal token sits in this file; the agent's shell joins the halves.
+        bash(
+          'mkdir -p docs && a=AKIA && b=IOSFODNN7EXAMPLE && echo "key: $a$b" > docs/aws.md && git add docs && git commit -q -m aws',
+        ),
+        { text: "done\nTASK_COMPLETE" },
+      ],
+    });
+    expectSuccess(run);
+    expect(m.toolResults().map((r) => r.isError)).toEqual([false, false]);
+    expect(task.state).toBe("failed");
+    expect(await f.branchSha(branchOf(taskId))).toBeNull();
+    expect(f.pulls()).toHaveLength(0);
+    const failure = f.comments(n).find((c) => c.body.includes("<!-- aegis:run-failure -->"))!.body;
+    expect(failure).toContain("secret-file");
+    expect(failure).toMatch(/\.env\b.*environment file/);
+    expect(failure).not.toContain(".env.example");
+    expect(failure).toContain("token-pattern");
+    expect(failure).toContain("AWS access key id");
+    expect(failure).not.toContain("hunter2");
+  });
+
+  it("a change past the file and byte limits is refused before the push, naming both limits", async () => {
+    const {
+      n,
+      taskId,
+      run,
+      task,
+      fake: f,
+    } = await runScenario({
+      config: "run:\n  maxChangedFiles: 3\n  maxDiffBytes: 4000\n",
+      script: [
+        bash(
+          "mkdir -p docs && for i in 1 2 3 4 5; do head -c 1500 /dev/zero | tr '\\0' a > docs/part$i.md; done && git add docs && git commit -q -m parts",
+        ),
+        { text: "done\nTASK_COMPLETE" },
+      ],
+    });
+    expectSuccess(run);
+    expect(task.state).toBe("failed");
+    expect(await f.branchSha(branchOf(taskId))).toBeNull();
+    expect(f.pulls()).toHaveLength(0);
+    const failure = f.comments(n).find((c) => c.body.includes("<!-- aegis:run-failure -->"))!.body;
+    expect(failure).toContain("changes 5 files; the limit is 3");
+    expect(failure).toMatch(/the diff is \d+ bytes; the limit is 4000/);
+  });
+
   it("the agent's environment holds no GitHub token, inputs or runner tokens, and its HOME is fresh", async () => {
     const {
       taskId,
