@@ -124,6 +124,20 @@ describe("dependencies end to end", () => {
       t.branch = branch;
       t.pr = { number: pr.number, url: pr.html_url };
     });
+    // Labelled as aegis labels its PRs: while open, the sweep's issue listing shows it, so the
+    // sweep reads no pull request of its own.
+    await gh.octokit.rest.issues.addLabels({
+      owner: fake.owner,
+      repo: fake.repo,
+      issue_number: pr.number,
+      labels: ["aegis"],
+    });
+    fake.resetCalls();
+    const waiting = expectSuccess(await plan(scheduleEvent(fake)));
+    expect(fake.calls.filter((c) => c.route.endsWith("/pulls/{pull_number}"))).toEqual([]);
+    expect((await taskOf(a)).state).toBe("pr-open");
+    expect((await taskOf(b)).state).toBe("queued");
+    await waiting.cleanup();
     await gh.octokit.rest.pulls.merge({ owner: fake.owner, repo: fake.repo, pull_number: pr.number });
 
     const sweep = expectSuccess(await plan(scheduleEvent(fake)));

@@ -26,8 +26,14 @@ export async function gatherSweep(ctx: ModeContext, ledger: Ledger): Promise<Swe
   const { gh, settings } = ctx;
   const { config } = settings;
   await gh.ensureLabels(labelDefinitions(config));
-  const listed = (await gh.listOpenIssuesWithLabel(config.triggerLabel)).filter((i) => !i.pull_request);
-  core.info(`${listed.length} open issue(s) carry ${config.triggerLabel}.`);
+  const labelled = await gh.listOpenIssuesWithLabel(config.triggerLabel);
+  const listed = labelled.filter((i) => !i.pull_request);
+  // aegis labels its PRs with the trigger too, so the same listing says which are still open:
+  // only a PR missing from it (merged, closed, or unlabelled) costs a request of its own.
+  const openPulls = new Set(labelled.filter((i) => i.pull_request).map((i) => i.number));
+  core.info(
+    `${listed.length} open issue(s) and ${openPulls.size} open pull request(s) carry ${config.triggerLabel}.`,
+  );
   const listedNumbers = new Set(listed.map((i) => i.number));
 
   const missed: SweepFindings["missed"] = [];
@@ -51,6 +57,7 @@ export async function gatherSweep(ctx: ModeContext, ledger: Ledger): Promise<Swe
   const prs: SweepFindings["prs"] = [];
   for (const task of ledger.tasks.filter((t) => OPEN_STATES.includes(t.state))) {
     if (task.pr && (task.state === "pr-open" || task.state === "reviewed")) {
+      if (openPulls.has(task.pr.number)) continue;
       // One PR that cannot be read is left for the next sweep; the rest still reconcile.
       const pr = await gh.getPull(task.pr.number).catch((error: unknown) => {
         core.warning(`Could not read pull request #${task.pr!.number}: ${(error as Error).message}`);

@@ -172,6 +172,8 @@ async function lifecycleScenario() {
       await step(sb, { mode: "digest", event: scheduleEvent(fake), runId: workflowRun }),
       "digest",
     );
+    // An hourly sweep while the PR waits for its merge: the same issue listing shows it open.
+    const sweepOpen = must(await step(sb, { mode: "plan", event: scheduleEvent(fake) }), "sweep, PR open");
     const gh = new GitHub({ token: fake.token, apiUrl: fake.url, owner: fake.owner, repo: fake.repo });
     await gh.octokit.rest.pulls.merge({ owner: fake.owner, repo: fake.repo, pull_number: prNumber });
     const sweepMerged = must(await step(sb, { mode: "plan", event: scheduleEvent(fake) }), "sweep");
@@ -194,6 +196,15 @@ async function lifecycleScenario() {
       calls("merge noticed by the hourly sweep (beyond an idle sweep)", "api.merge", merged, {
         ...(done ? {} : { note: "the task did not reach done" }),
       }),
+      calls(
+        "hourly sweep while the PR awaits its merge (beyond an idle sweep)",
+        "api.sweep-open-pr",
+        subtractCounts(sweepOpen.calls, sweepIdle.calls),
+        {
+          target: { op: "<=", limit: 0 },
+          note: "open aegis PRs carry the trigger label, so the sweep's one issue listing covers them",
+        },
+      ),
       calls("idle hourly sweep (nothing to do)", "api.sweep-idle", sweepIdle.calls),
     ];
     // A task's own path is intake → claim → run → review. The digest runs once per workflow run
