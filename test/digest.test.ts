@@ -453,7 +453,9 @@ describe("digest mode", () => {
     expect(reads).toBe(1);
     expect(summary).toContain("## aegis digest · 2026-11-24 12:00 UTC");
     expect(summary).toContain(`[#77](${REPO}/pull/77)`);
-    expect(summary).toContain("<sub>GitHub API calls: 1</sub>");
+    expect(summary).toContain(
+      `<sub>Every task's record: [\`aegis-state\`](${REPO}/tree/aegis-state) · GitHub API calls: 1</sub>`,
+    );
   });
 
   it("explains an unreadable ledger in the summary and still fails the step", async () => {

@@ -25,6 +25,8 @@ export interface DigestInput {
   repoUrl: string;
   apiCalls?: number;
   dryRun?: boolean;
+  /** The state branch, linked in the footer: the live ledger and every archived task's record. */
+  stateBranch?: string;
 }
 
 const HOUR_MS = 3_600_000;
@@ -66,7 +68,15 @@ export function renderDigest(input: DigestInput): string {
     pr: (n: number) => `[#${n}](${input.repoUrl}/pull/${n})`,
   };
   const title = `## aegis digest · ${now.slice(0, 16).replace("T", " ")} UTC${input.dryRun ? " · dry run" : ""}`;
-  const footer = input.apiCalls === undefined ? [] : [`<sub>GitHub API calls: ${input.apiCalls}</sub>`, ""];
+  const notes = [
+    ...(input.stateBranch
+      ? [
+          `Every task's record: [\`${input.stateBranch}\`](${input.repoUrl}/tree/${input.stateBranch.split("/").map(encodeURIComponent).join("/")})`,
+        ]
+      : []),
+    ...(input.apiCalls === undefined ? [] : [`GitHub API calls: ${input.apiCalls}`]),
+  ];
+  const footer = notes.length ? [`<sub>${notes.join(" · ")}</sub>`, ""] : [];
 
   if (ledger.tasks.length === 0 && Object.keys(ledger.rollups).length === 0 && !ledger.breaker.open) {
     return [

@@ -28,6 +28,7 @@ export async function digest(ctx: ModeContext): Promise<void> {
     repoUrl: `${context.serverUrl.replace(/\/+$/, "")}/${context.owner}/${context.repo}`,
     apiCalls: gh.calls,
     dryRun: settings.dryRun,
+    stateBranch: store.branch,
   });
   core.info(
     `Ledger: ${snapshot.ledger.tasks.length} task(s) on ${store.branch}; digest written to the step summary.`,
