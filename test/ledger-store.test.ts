@@ -181,6 +181,38 @@ describe("the archive of finished tasks", () => {
     expect(record).toMatchObject({ id: "1-1", issue: 1, state: "done", history: [{ to: "queued" }] });
   });
 
+  it("8 writers at once while a batch is due: each task archived once, counted once, none lost", async () => {
+    // The writers use the real clock: these tasks ended 20 days before it.
+    const ledger = emptyLedger(now());
+    for (let i = 1; i <= 30; i++) addIssue(i)(ledger);
+    const ended = at(Date.now() - 20 * DAY);
+    for (const task of ledger.tasks) Object.assign(task, { state: "done", updatedAt: ended, costUsd: 0.1 });
+    await fake.commitFile("aegis-state", "state.json", serializeLedger(ledger));
+    const writers = Array.from({ length: 8 }, (_, i) =>
+      run(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          "test/harness/ledger-writer.ts",
+          fake.url,
+          fake.token,
+          fake.owner,
+          fake.repo,
+          String(100 + i),
+        ],
+        { timeout: 120_000 },
+      ),
+    );
+    await Promise.all(writers);
+    const state = parseLedger((await fake.readFile("aegis-state", "state.json"))!, "x");
+    expect(state.tasks.map((t) => t.issue).sort()).toEqual(Array.from({ length: 8 }, (_, i) => 100 + i));
+    expect(state.rollups[ended.slice(0, 10)]).toMatchObject({ done: 30, costUsd: 3 });
+    const ids = await archiveIds(ended.slice(0, 7));
+    expect(ids).toHaveLength(30);
+    expect(new Set(ids).size).toBe(30);
+  }, 180_000);
+
   it("waits while the batch is small and young", async () => {
     const { clock } = await seed(10, 9);
     const { store } = storeFor(fake, { now: clock });
