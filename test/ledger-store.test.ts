@@ -21,6 +21,27 @@ const addIssue = (issue: number) => (draft: ReturnType<typeof emptyLedger>) => {
   return "added";
 };
 
+/** `count` processes at once, each adding the task of issue 100 + i through the real LedgerStore. */
+const spawnWriters = (count: number) =>
+  Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      run(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          "test/harness/ledger-writer.ts",
+          fake.url,
+          fake.token,
+          fake.owner,
+          fake.repo,
+          String(100 + i),
+        ],
+        { timeout: 120_000 },
+      ),
+    ),
+  );
+
 beforeAll(async () => {
   fake = await startFakeGitHub();
 });
@@ -54,25 +75,8 @@ describe("ledger store on the fake GitHub", () => {
   });
 
   it("20 writers in separate processes at once: every task present, none lost, history intact", async () => {
-    const writers = Array.from({ length: 20 }, (_, i) =>
-      run(
-        process.execPath,
-        [
-          "--import",
-          "tsx",
-          "test/harness/ledger-writer.ts",
-          fake.url,
-          fake.token,
-          fake.owner,
-          fake.repo,
-          String(100 + i),
-        ],
-        {
-          timeout: 120_000,
-        },
-      ),
-    );
-    const outputs = (await Promise.all(writers)).map(
+    const writers = spawnWriters(20);
+    const outputs = (await writers).map(
       (r) => JSON.parse(r.stdout.trim().split("\n").pop()!) as { result: string; conflicts: number },
     );
     expect(outputs.every((o) => o.result === "added")).toBe(true);
@@ -188,23 +192,7 @@ describe("the archive of finished tasks", () => {
     const ended = at(Date.now() - 20 * DAY);
     for (const task of ledger.tasks) Object.assign(task, { state: "done", updatedAt: ended, costUsd: 0.1 });
     await fake.commitFile("aegis-state", "state.json", serializeLedger(ledger));
-    const writers = Array.from({ length: 8 }, (_, i) =>
-      run(
-        process.execPath,
-        [
-          "--import",
-          "tsx",
-          "test/harness/ledger-writer.ts",
-          fake.url,
-          fake.token,
-          fake.owner,
-          fake.repo,
-          String(100 + i),
-        ],
-        { timeout: 120_000 },
-      ),
-    );
-    await Promise.all(writers);
+    await spawnWriters(8);
     const state = parseLedger((await fake.readFile("aegis-state", "state.json"))!, "x");
     expect(state.tasks.map((t) => t.issue).sort()).toEqual(Array.from({ length: 8 }, (_, i) => 100 + i));
     expect(state.rollups[ended.slice(0, 10)]).toMatchObject({ done: 30, costUsd: 3 });
