@@ -7,7 +7,13 @@ import { emptyLedger, type Ledger, type Task } from "../src/core/ledger.js";
 import { addTask, transition } from "../src/core/lifecycle.js";
 import { GitHub } from "../src/adapters/github.js";
 import { type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
-import { DEFAULT_ENTRY, issueLabeledEvent, runAction, scheduleEvent } from "./harness/runner.js";
+import {
+  DEFAULT_ENTRY,
+  issueLabeledEvent,
+  pullRequestClosedEvent,
+  runAction,
+  scheduleEvent,
+} from "./harness/runner.js";
 import { addLabelAs, expectSuccess, ledgerOf, mutateLedger, openIssue } from "./harness/scenario.js";
 import { newTask } from "./harness/tasks.js";
 
@@ -104,20 +110,26 @@ describe("dependencies end to end", () => {
     return { a, b };
   }
 
+  /** A's pull request, as run mode opens it. */
+  async function openPullFor(gh: GitHub, branch: string, issue: number) {
+    const { data } = await gh.octokit.rest.pulls.create({
+      owner: fake.owner,
+      repo: fake.repo,
+      head: branch,
+      base: "main",
+      title: "Write the API reference",
+      body: `Fixes #${issue}`,
+    });
+    return data;
+  }
+
   it("holds B while A runs and claims it in the sweep that sees A's PR merged", async () => {
     const { a, b } = await dependentPair();
     const gh = new GitHub({ token: fake.token, apiUrl: fake.url, owner: fake.owner, repo: fake.repo });
     const aTask = await taskOf(a);
     const branch = `auto/docs/${aTask.id}`;
     await fake.commitFile(branch, "docs/api.md", "# API\n", "Write the API reference");
-    const { data: pr } = await gh.octokit.rest.pulls.create({
-      owner: fake.owner,
-      repo: fake.repo,
-      head: branch,
-      base: "main",
-      title: "Write the API reference",
-      body: `Fixes #${a}`,
-    });
+    const pr = await openPullFor(gh, branch, a);
     await mutateLedger(fake, (ledger) => {
       const t = ledger.tasks.find((x) => x.id === aTask.id)!;
       transition(t, { to: "pr-open", actor: "aegis", reason: "opened", now: new Date().toISOString() });
@@ -146,6 +158,33 @@ describe("dependencies end to end", () => {
     expect(bTask.state).toBe("running");
     expect(JSON.parse(sweep.outputs.tasks!)).toEqual([bTask.id]);
     await sweep.cleanup();
+  }, 90_000);
+
+  it("A's merged-PR event ends A and claims B in that same run, with no request for the PR", async () => {
+    const { a, b } = await dependentPair();
+    const gh = new GitHub({ token: fake.token, apiUrl: fake.url, owner: fake.owner, repo: fake.repo });
+    const aTask = await taskOf(a);
+    const branch = `auto/docs/${aTask.id}`;
+    await fake.commitFile(branch, "docs/api.md", "# API\n", "Write the API reference");
+    const pr = await openPullFor(gh, branch, a);
+    await mutateLedger(fake, (ledger) => {
+      const t = ledger.tasks.find((x) => x.id === aTask.id)!;
+      transition(t, { to: "pr-open", actor: "aegis", reason: "opened", now: new Date().toISOString() });
+      t.branch = branch;
+      t.pr = { number: pr.number, url: pr.html_url };
+    });
+    await gh.octokit.rest.pulls.merge({ owner: fake.owner, repo: fake.repo, pull_number: pr.number });
+
+    fake.resetCalls();
+    const closed = expectSuccess(await plan(await pullRequestClosedEvent(fake, pr.number, "maya")));
+    expect(fake.calls.filter((c) => c.route.includes("/pulls"))).toEqual([]);
+    expect(await taskOf(a)).toMatchObject({ state: "done", pr: { merged: true } });
+    expect(fake.labelsOf(a)).toContain("aegis:done");
+    const bTask = await taskOf(b);
+    expect(bTask.state).toBe("running");
+    expect(JSON.parse(closed.outputs.tasks!)).toEqual([bTask.id]);
+    expect(closed.summary).toContain("was merged");
+    await closed.cleanup();
   }, 90_000);
 
   it("reports a cancelled A on B once, and releases B when A's issue is closed", async () => {

@@ -99,7 +99,7 @@ describe.each(workflows)("$name", ({ name, text, wf }) => {
 
   it("listens to the events the lifecycle needs", () => {
     expect(wf.on.issues).toEqual({ types: ["labeled"] });
-    expect(wf.on.pull_request).toEqual({ types: ["labeled"] });
+    expect(wf.on.pull_request).toEqual({ types: ["labeled", "closed"] });
     expect((wf.on.schedule as { cron: string }[])[0]!.cron).toMatch(/^\d+ \* \* \* \*$/);
     expect(wf.on).toHaveProperty("workflow_dispatch");
   });

@@ -22,7 +22,7 @@ import type { Ledger, Task } from "../core/ledger.js";
 import { renderNotice, renderStatusComment } from "../core/status.js";
 import type { ModeContext } from "./context.js";
 import { mirrorChanges } from "./effects.js";
-import { applySweep, gatherSweep, type SweepFindings } from "./sweep.js";
+import { applyPullStates, applySweep, gatherSweep, type SweepFindings } from "./sweep.js";
 import { renderPlanSummary, type PlanLine } from "./plan-summary.js";
 import { handleReverts } from "./rollback.js";
 
@@ -39,19 +39,22 @@ interface EventWork {
   lines: PlanLine[];
   /** Issues whose approval label must be taken off again (added by someone who may not approve). */
   refusedApprovals: { issue: number; reason: string }[];
+  /** A task's PR closed (the `pull_request: closed` event). */
+  pulls: SweepFindings["prs"];
 }
 
 type Payload = {
   action?: string;
   label?: { name?: string };
   issue?: RawIssue & { pull_request?: unknown };
+  pull_request?: { number: number; merged?: boolean | null };
   sender?: { login: string; type?: string };
 };
 
 export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
   const { settings, gh, store } = ctx;
   const { config } = settings;
-  const work: EventWork = { intents: [], approvals: [], lines: [], refusedApprovals: [] };
+  const work: EventWork = { intents: [], approvals: [], lines: [], refusedApprovals: [], pulls: [] };
   let sweep: SweepFindings | undefined;
 
   // Rollback (aegis-revert) records its own revert in the ledger, so it runs before the read.
@@ -84,6 +87,7 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
     const created: Task[] = [];
     const breaker = dispatcher ? resetBreaker(draft, dispatcher, config, ctx.now()) : undefined;
     if (sweep) lines.push(...applySweep(draft, sweep, ctx));
+    lines.push(...applyPullStates(draft, work.pulls, ctx));
     for (const intent of work.intents) {
       const decision = intake(draft, intent.issue, intent.sender, {
         config,
@@ -237,6 +241,15 @@ async function gatherEvent(ctx: ModeContext, ledger: Ledger, work: EventWork): P
   const { settings, gh } = ctx;
   const { config } = settings;
   const payload = settings.context.payload as Payload;
+  if (payload.action === "closed" && payload.pull_request) {
+    // Merged or closed: the task ends now rather than at the next hourly sweep, so work that
+    // depends on it is claimed in this run. The payload says it all; no request needed.
+    const { number, merged } = payload.pull_request;
+    const task = ledger.tasks.find((t) => t.pr?.number === number);
+    if (task) work.pulls.push({ taskId: task.id, merged: merged === true, closed: true });
+    else core.info(`Pull request #${number} belongs to no aegis task.`);
+    return;
+  }
   if (payload.action !== "labeled" || !payload.issue || !payload.label?.name || !payload.sender) {
     core.info(
       `Event ${settings.context.eventName}/${payload.action ?? "?"} is not a label being added; nothing to take in.`,

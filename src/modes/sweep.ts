@@ -104,16 +104,7 @@ export function applySweep(draft: Ledger, findings: SweepFindings, ctx: ModeCont
     transition(task, { to, actor: "aegis", reason, now, runId: context.runId });
     lines.push({ issue: task.issue, decision: to, detail: `task ${task.id}: ${reason}` });
   };
-  for (const { taskId, merged, closed } of findings.prs) {
-    const task = findTask(draft, taskId);
-    if (!task || !(task.state === "pr-open" || task.state === "reviewed")) continue;
-    if (merged) {
-      task.pr = { ...task.pr!, merged: true };
-      move(task, "done", `pull request #${task.pr.number} was merged`);
-    } else if (closed) {
-      move(task, "cancelled", `pull request #${task.pr!.number} was closed without merging`);
-    }
-  }
+  lines.push(...applyPullStates(draft, findings.prs, ctx));
   for (const { taskId, why } of findings.ended) {
     const task = findTask(draft, taskId);
     if (task && OPEN_STATES.includes(task.state) && task.state !== "running") move(task, "cancelled", why);
@@ -127,6 +118,26 @@ export function applySweep(draft: Ledger, findings: SweepFindings, ctx: ModeCont
     attempt.reason = `no result ${config.run.timeoutMinutes + RUNNER_GRACE_MINUTES} minutes after the claim: the runner died or the job was cancelled`;
     if (task.attempts.length < config.run.maxAttempts) move(task, "queued", `${attempt.reason}; retrying`);
     else move(task, "failed", `${attempt.reason}; no attempts left`);
+  }
+  return lines;
+}
+
+/**
+ * Merged → done, closed → cancelled, for tasks still waiting on their PR. Shared by the sweep
+ * and the `pull_request: closed` event, which brings the news at once. Pure apart from the clock.
+ */
+export function applyPullStates(draft: Ledger, prs: SweepFindings["prs"], ctx: ModeContext): PlanLine[] {
+  const now = ctx.now();
+  const lines: PlanLine[] = [];
+  for (const { taskId, merged, closed } of prs) {
+    const task = findTask(draft, taskId);
+    if (!task?.pr || !(task.state === "pr-open" || task.state === "reviewed")) continue;
+    if (!merged && !closed) continue;
+    if (merged) task.pr = { ...task.pr, merged: true };
+    const to = merged ? "done" : "cancelled";
+    const reason = `pull request #${task.pr.number} was ${merged ? "merged" : "closed without merging"}`;
+    transition(task, { to, actor: "aegis", reason, now, runId: ctx.settings.context.runId });
+    lines.push({ issue: task.issue, decision: to, detail: `task ${task.id}: ${reason}` });
   }
   return lines;
 }

@@ -331,6 +331,19 @@ export async function pullRequestLabeledEvent(
   };
 }
 
+/** `pull_request: closed`, after the fake merged or closed the PR (the payload says which). */
+export async function pullRequestClosedEvent(
+  fake: FakeGitHub,
+  pullNumber: number,
+  sender = "octocat",
+): Promise<RunEvent> {
+  const pr = await fake.views.pull(pullNumber);
+  return {
+    name: "pull_request",
+    payload: { action: "closed", number: pullNumber, pull_request: pr, ...base(fake, sender) },
+  };
+}
+
 export function scheduleEvent(fake: FakeGitHub, cron = "17 * * * *"): RunEvent {
   return {
     name: "schedule",
