@@ -5,7 +5,7 @@ import { approve, intake, type IssueView, type Sender } from "../src/core/govern
 import { admitAndClaim, budgetState } from "../src/core/queue.js";
 import { emptyLedger, type Ledger, LedgerError, type Task } from "../src/core/ledger.js";
 import { appendToArchive, groupByArchiveFile } from "../src/core/archive.js";
-import { compactLedger, dueForArchive, transition } from "../src/core/lifecycle.js";
+import { compactLedger, countIn, dueForArchive, PENDING_STATES, transition } from "../src/core/lifecycle.js";
 
 const config = parseConfig("");
 const NOW = "2026-11-24T10:00:00Z";
@@ -210,6 +210,27 @@ describe("claiming", () => {
     const tomorrow = "2026-11-25T00:05:00Z";
     const result = admitAndClaim(ledger, { ...queueCtx, config: budgeted, now: tomorrow });
     expect(result.claimed.map((t) => t.id)).toEqual([task.id]);
+  });
+
+  it("work the budget held comes back within the pending cap (found by the property tests)", () => {
+    const config = parseConfig("caps: { pendingPerRepo: 1, running: 1 }\nbudgets: { dailyUsd: 1 }");
+    const at = (minutes: number) => new Date(Date.parse(NOW) + minutes * 60_000).toISOString();
+    const plan = (minutes: number) => admitAndClaim(ledger, { ...queueCtx, config, now: at(minutes) });
+    const ledger = emptyLedger(NOW);
+    intake(ledger, issue(1, ["documentation"]), maintainer, { ...ctx, config });
+    plan(1);
+    const first = ledger.tasks[0]!;
+    Object.assign(first.attempts[0]!, { costUsd: 1, endedAt: at(2) });
+    transition(first, { to: "queued", actor: "aegis", reason: "retry", now: at(2) });
+    // #2 arrives while the cap is full, then the spent budget moves #1 aside and #2 takes its slot.
+    intake(ledger, issue(2, ["documentation"], { title: "two" }), reader, { ...ctx, config, now: at(3) });
+    plan(4);
+    plan(5);
+    expect(ledger.tasks.map((t) => t.state)).toEqual(["deferred", "awaiting-approval"]);
+    // Next day: the budget is back, but the slot is taken, so #1 waits for room instead of overfilling.
+    plan(24 * 60);
+    expect(countIn(ledger, PENDING_STATES)).toBe(1);
+    expect(first.state).toBe("deferred");
   });
 
   it("claims nothing while the circuit breaker is open", () => {

@@ -68,7 +68,8 @@ export function admitAndClaim(ledger: Ledger, ctx: QueueContext): QueueResult {
   for (const task of ledger.tasks.filter((t) => t.state === "deferred").sort(byRank)) {
     const budgetHeld = task.deferredReason?.includes("budget");
     if (budgetHeld && budget.exhausted) continue;
-    if (!budgetHeld && countIn(ledger, PENDING_STATES) >= config.caps.pendingPerRepo) break;
+    // The cap holds for work the budget held too: its slot may have gone to another task meanwhile.
+    if (countIn(ledger, PENDING_STATES) >= config.caps.pendingPerRepo) break;
     const ready = !task.needsApproval || task.approvedBy !== undefined;
     transition(task, {
       to: ready ? "queued" : "awaiting-approval",
