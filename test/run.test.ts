@@ -306,7 +306,8 @@ describe("run mode", () => {
       model: m,
     } = await runScenario({
       script: [
-        // The Bash hook stops the obvious forms; a script it cannot read gets past it.
+        // The Bash gate reads gen.py, but a program that writes files is ordinary work to it; the
+        // file hook never sees a path built at run time. The pre-push check is the backstop.
         writeScript("gen.py", [
           "import os",
           "d = '.git' + 'hub/work' + 'flows'",

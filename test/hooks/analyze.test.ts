@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { analyzeCommand, type GateOptions } from "../../src/hooks/shell/analyze.js";
 import { pathPolicy } from "../../src/hooks/paths.js";
-import { loadCorpus } from "./corpus.js";
+import { CORPUS_WORKSPACE, loadCorpus } from "./corpus.js";
 
 const WS = "/work/repo";
 const options = (over: Partial<GateOptions> = {}): GateOptions => ({
@@ -23,8 +23,9 @@ const reason = (cmd: string, over?: Partial<GateOptions>): string | null => {
 };
 
 describe("command corpus (in-process)", () => {
-  const destructive = loadCorpus("destructive", WS);
-  const benign = loadCorpus("benign", WS);
+  const destructive = loadCorpus("destructive", CORPUS_WORKSPACE);
+  const benign = loadCorpus("benign", CORPUS_WORKSPACE);
+  const inCorpus = { cwd: CORPUS_WORKSPACE, policy: pathPolicy(CORPUS_WORKSPACE, {}) };
 
   it("has at least 150 destructive and 100 benign commands", () => {
     expect(destructive.length).toBeGreaterThanOrEqual(150);
@@ -33,14 +34,15 @@ describe("command corpus (in-process)", () => {
 
   it("blocks every destructive command with a one-line reason", () => {
     const missed = destructive
-      .filter((e) => reason(e.command) === null)
+      .filter((e) => reason(e.command, inCorpus) === null)
       .map((e) => `${e.family}: ${e.command}`);
     expect(missed).toEqual([]);
-    for (const e of destructive) expect(reason(e.command)).toMatch(/^Blocked: [^\n]+$|^[^\n]*blocked[^\n]*$/);
+    for (const e of destructive)
+      expect(reason(e.command, inCorpus)).toMatch(/^Blocked: [^\n]+$|^[^\n]*blocked[^\n]*$/);
   });
 
   it("allows every benign command", () => {
-    const wrong = benign.map((e) => [e.command, reason(e.command)]).filter(([, r]) => r !== null);
+    const wrong = benign.map((e) => [e.command, reason(e.command, inCorpus)]).filter(([, r]) => r !== null);
     expect(wrong).toEqual([]);
   });
 });

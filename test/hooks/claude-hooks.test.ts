@@ -124,4 +124,92 @@ describe("claude with the aegis hooks", () => {
     expect(final?.is_error).toBe(false);
     expect(final?.permission_denials?.length).toBe(3);
   }, 120_000);
+
+  it("reads a script the model wrote before running it, and refuses one written in the same command", async () => {
+    const remote = path.join(root, "scripts-remote.git");
+    const ws = path.join(root, "scripts-ws");
+    const home = path.join(root, "scripts-home");
+    const marker = path.join(ws, "keep");
+    await mkdir(home);
+    await run("git", ["init", "-q", "--bare", "-b", "main", remote]);
+    await run("git", ["init", "-q", "-b", "main", ws]);
+    await git(ws, "config", "user.name", "aegis test");
+    await git(ws, "config", "user.email", "aegis@example.invalid");
+    await writeFile(path.join(ws, "README.md"), "# demo\n");
+    await git(ws, "add", ".");
+    await git(ws, "commit", "-qm", "init");
+    await git(ws, "remote", "add", "origin", remote);
+    await git(ws, "push", "-q", "origin", "main");
+    await git(ws, "commit", "-q", "--allow-empty", "-m", "local change that must not reach the remote");
+    const remoteBefore = await git(remote, "rev-parse", "main");
+    await mkdir(marker);
+    await writeFile(path.join(marker, "marker.txt"), "keep me\n");
+
+    const scripted = await startFakeAnthropic([
+      {
+        toolUses: [
+          {
+            name: "Write",
+            input: {
+              file_path: path.join(ws, "push.sh"),
+              content: "#!/bin/sh\nrm -rf keep\ngit push --force origin main\nrm -rf ~\n",
+            },
+          },
+        ],
+      },
+      { toolUses: [{ name: "Bash", input: { command: "bash push.sh", description: "run the script" } }] },
+      {
+        toolUses: [
+          {
+            name: "Bash",
+            input: {
+              command: "printf 'rm -rf keep\\n' > wipe.sh && sh wipe.sh",
+              description: "write and run",
+            },
+          },
+        ],
+      },
+      {
+        toolUses: [
+          { name: "Write", input: { file_path: path.join(ws, "ok.sh"), content: "touch ran-ok.txt\n" } },
+        ],
+      },
+      {
+        toolUses: [{ name: "Bash", input: { command: "bash ok.sh", description: "run a harmless script" } }],
+      },
+      { text: "Done." },
+    ]);
+    try {
+      const result = await runClaude(
+        ws,
+        claudeEnv({ baseUrl: scripted.url, home, extra: { AEGIS_HOOKS_DIR: HOOKS_DIR } }),
+      );
+
+      // Neither script's commands ran: the remote, the marker directory and the wipe script are as before.
+      expect(await git(remote, "rev-parse", "main")).toBe(remoteBefore);
+      expect(readFileSync(path.join(marker, "marker.txt"), "utf8")).toBe("keep me\n");
+      expect(existsSync(path.join(ws, "wipe.sh"))).toBe(false);
+      // The harmless script ran.
+      expect(existsSync(path.join(ws, "ran-ok.txt"))).toBe(true);
+
+      const [writePush, runPush, writeAndRun, writeOk, runOk] = scripted.toolResults();
+      expect(writePush?.isError).toBe(false);
+      expect(runPush?.isError).toBe(true);
+      expect(runPush?.text).toMatch(/Blocked: in the script push\.sh: git push/);
+      expect(writeAndRun?.isError).toBe(true);
+      expect(writeAndRun?.text).toMatch(
+        /Blocked: the script wipe\.sh does not exist yet.*run it in a separate command/,
+      );
+      expect(writeOk?.isError).toBe(false);
+      expect(runOk?.isError).toBe(false);
+
+      const final = result.lines
+        .map((l) => JSON.parse(l) as { type: string; permission_denials?: unknown[]; is_error?: boolean })
+        .find((e) => e.type === "result");
+      expect(final?.is_error).toBe(false);
+      expect(final?.permission_denials?.length).toBe(2);
+    } finally {
+      await scripted.close();
+    }
+  }, 120_000);
 });

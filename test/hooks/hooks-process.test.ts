@@ -4,7 +4,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, exi
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadCorpus } from "./corpus.js";
+import { CORPUS_WORKSPACE, loadCorpus } from "./corpus.js";
 import { HOOKS_DIR, REPO, hookCommand, mapLimit, runHook, toolEvent } from "./spawn-hook.js";
 
 let root: string;
@@ -21,6 +21,7 @@ beforeAll(() => {
   home = path.join(root, "home");
   mkdirSync(ws);
   mkdirSync(home);
+  cpSync(CORPUS_WORKSPACE, ws, { recursive: true });
   execFileSync("git", ["init", "-q", ws]);
   execFileSync("git", ["-C", ws, "config", "alias.publish", "push origin HEAD"]);
   execFileSync("git", ["-C", ws, "config", "alias.st", "status"]);

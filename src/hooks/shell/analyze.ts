@@ -1,6 +1,6 @@
 // The Bash command gate: parses a command line with a real shell parser and checks every simple
 // command it would run, including those inside substitutions, wrappers, `bash -c` strings, eval,
-// heredocs fed to shells, aliases and inline interpreter code.
+// heredocs fed to shells, aliases, inline interpreter code and the script files the command runs.
 import path from "node:path";
 import {
   Op,
@@ -19,6 +19,7 @@ import { show, type Stdin, type Where } from "./rules/context.js";
 import { pipeSource } from "./sources.js";
 import { credentialReadRefusal, envDumpRefusal, fileLikeArgs, secretParamRefusal } from "./rules/secrets.js";
 import { applyCommandRules, type RuleScan } from "./command-rules.js";
+import { checkScript, newScriptState } from "./scripts.js";
 import { isInside, writeRefusal, type PathPolicy } from "../paths.js";
 
 export interface GateOptions {
@@ -37,6 +38,13 @@ export type Verdict = { readonly allowed: true } | { readonly allowed: false; re
 export function analyzeCommand(command: string, options: GateOptions): Verdict {
   const scan = new Scan(options);
   scan.source(command, "the command");
+  // `printf … >> x.sh && bash x.sh`: the gate read the file before this command changes it.
+  for (const run of scan.scripts.runs) {
+    if (scan.written.some((w) => isInside(run.abs, w)))
+      scan.block(
+        `Blocked: this command both writes and runs the script ${run.shown}, so the gate cannot check the text that would run. Write the script first, then run it in a separate command so the gate can read it.`,
+      );
+  }
   const reason = scan.reasons[0];
   return reason === undefined ? { allowed: true } : { allowed: false, reason };
 }
@@ -62,6 +70,7 @@ const STAND_INS = [
 ];
 const NONE: Stdin = { kind: "none" };
 const MAX_DEPTH = 12;
+const POSITIONAL = /^(\d+|[@*#])$/;
 
 class Scan implements RuleScan {
   readonly reasons: string[] = [];
@@ -69,8 +78,12 @@ class Scan implements RuleScan {
   readonly home: string;
   readonly gitAliases: GateOptions["gitAliases"];
   readonly sessionAliases = new Map<string, string>();
+  readonly scripts = newScriptState();
+  /** Absolute paths this command line writes to (redirects, tee, cp/mv targets, sed -i). */
+  readonly written: string[] = [];
   private readonly vars = new Map<string, string | null>();
   private depth = 0;
+  private probes = 0;
 
   constructor(private readonly opts: GateOptions) {
     this.cwd = opts.cwd;
@@ -95,8 +108,40 @@ class Scan implements RuleScan {
     return { home: this.opts.home, cwd: this.cwd, vars: this.vars };
   }
 
+  get probing(): boolean {
+    return this.probes > 0;
+  }
+
+  within(where: string, check: () => void): void {
+    const before = this.reasons.length;
+    check();
+    for (let i = before; i < this.reasons.length; i++)
+      this.reasons[i] = `Blocked: ${where}: ${(this.reasons[i] as string).replace(/^Blocked: /, "")}`;
+  }
+
+  childShell(src: string, label: string, positional: readonly Arg[] | null, inherit = false): void {
+    const cwd = this.cwd;
+    const vars = new Map(this.vars);
+    if (positional) {
+      for (const k of [...this.vars.keys()]) if (POSITIONAL.test(k)) this.vars.delete(k);
+      positional.forEach((a, i) => this.vars.set(String(i), a.literal ? a.value : null));
+      this.vars.set("#", String(positional.length - 1));
+    }
+    try {
+      // While probing, a script that is not bash (a python file guessed as `$X file`) says nothing.
+      this.source(src, label, this.probing);
+    } finally {
+      if (!inherit) this.cwd = cwd;
+      for (const k of inherit
+        ? [...this.vars.keys()].filter((x) => POSITIONAL.test(x))
+        : [...this.vars.keys()])
+        this.vars.delete(k);
+      for (const [k, v] of vars) if (!inherit || POSITIONAL.test(k)) this.vars.set(k, v);
+    }
+  }
+
   /** Parses and checks shell text; text that does not parse is refused, since bash might still run part of it. */
-  source(src: string, label: string): void {
+  source(src: string, label: string, quietParseErrors = false): void {
     if (++this.depth > MAX_DEPTH) {
       this.block(
         `Blocked: ${label} nests shells, evals and substitutions too deeply to check. Write the command directly.`,
@@ -108,7 +153,8 @@ class Scan implements RuleScan {
       this.stmts(list(file, "Stmts"), NONE);
     } catch (err) {
       if (!(err instanceof ParseError)) throw err;
-      this.block(`Blocked: ${label} is not valid bash (${err.message}); fix the quoting and retry.`);
+      if (!quietParseErrors)
+        this.block(`Blocked: ${label} is not valid bash (${err.message}); fix the quoting and retry.`);
     } finally {
       this.depth--;
     }
@@ -118,8 +164,13 @@ class Scan implements RuleScan {
   probe(src: string): string | null {
     const before = this.reasons.length;
     const saved = this.cwd;
-    this.source(src, "embedded command");
-    this.cwd = saved;
+    this.probes++;
+    try {
+      this.source(src, "embedded command");
+    } finally {
+      this.probes--;
+      this.cwd = saved;
+    }
     const found = this.reasons.slice(before);
     this.reasons.length = before;
     return found.find((r) => !r.includes("is not valid bash")) ?? null;
@@ -163,7 +214,9 @@ class Scan implements RuleScan {
       const why = credentialReadRefusal(target.value, this.where());
       if (why) this.block(why);
       if (op === Op.RdrIn)
-        return target.procSubst ? { kind: "unknown", from: "a process substitution" } : { kind: "file" };
+        return target.procSubst
+          ? { kind: "unknown", from: "a process substitution" }
+          : { kind: "file", file: target };
     }
     const writes =
       [Op.RdrOut, Op.AppOut, Op.ClbOut, Op.RdrAll, Op.AppAll, Op.RdrInOut].includes(op as 54) ||
@@ -173,6 +226,8 @@ class Scan implements RuleScan {
   }
 
   checkWrite(target: Arg, verb: string): void {
+    if (target.literal && (this.cwd !== null || path.isAbsolute(target.value)))
+      this.written.push(path.resolve(this.cwd ?? "/", target.value));
     if (!target.literal || this.cwd === null) return;
     const abs = path.resolve(this.cwd, target.value);
     // Scratch files in the temp directory are fine, unless the workspace itself lives there (tests, runners).
@@ -281,6 +336,8 @@ class Scan implements RuleScan {
     const name = base;
     this.checkArgs(name, args);
     applyCommandRules(this, name, args, stdin, assigns);
+    // `./x.sh`, `scripts/run.sh`, `./node_modules/.bin/tsc`: a file run by path is read and checked.
+    if (head.value.includes("/")) checkScript(this, head, { kind: "exec" }, args);
   }
 
   /** Rules that apply to every command's arguments: secret expansion and credential-file reads. */
@@ -312,8 +369,13 @@ class Scan implements RuleScan {
   private probeArgv(argv: readonly Arg[], stdin: Stdin): string | null {
     const before = this.reasons.length;
     const saved = this.cwd;
-    this.argv(argv, stdin);
-    this.cwd = saved;
+    this.probes++;
+    try {
+      this.argv(argv, stdin);
+    } finally {
+      this.probes--;
+      this.cwd = saved;
+    }
     const found = this.reasons[before] ?? null;
     this.reasons.length = before;
     return found;

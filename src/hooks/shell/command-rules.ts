@@ -1,6 +1,7 @@
 // The per-command rules of the Bash gate: which checks a simple command gets, chosen by its name
 // (wrappers, shells, interpreters, eval/source, cd, deletes, copies, git, gh, containers, npx, SQL,
-// deploy tools). Commands that run other commands recurse through the scan that called them.
+// deploy tools). Commands that run other commands recurse through the scan that called them; script
+// files they run are read and checked too (scripts.ts).
 import path from "node:path";
 import { DYN, plainArg, type Arg } from "./words.js";
 import { WRAPPERS, unwrap } from "./wrappers.js";
@@ -11,9 +12,9 @@ import { containerCommand, gitEnvAliases } from "./sources.js";
 import { envDumpRefusal, ghRefusal } from "./rules/secrets.js";
 import { SQL_CLIENTS, sqlRefusal } from "./rules/sql.js";
 import { DEPLOY_TOOLS, deployRefusal } from "./rules/deploy.js";
-import { codeRefusal, inlineCode, interpreterLang } from "./rules/code.js";
+import { codeRefusal, inlineCode, interpreterLang, scriptFileArg } from "./rules/code.js";
+import { SHELLS, checkScript, type Runner, type ScriptState } from "./scripts.js";
 
-const SHELLS = new Set(["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "busybox"]);
 const NONE: Stdin = { kind: "none" };
 
 /** What the rules need from the scan running them: its state, refusals, and recursion into nested commands. */
@@ -32,6 +33,16 @@ export interface RuleScan {
   source(src: string, label: string): void;
   /** The first refusal for shell text, without recording it (for code embedded in interpreters). */
   probe(src: string): string | null;
+  /** True while probing: refusals are collected to be judged, not kept. */
+  readonly probing: boolean;
+  /**
+   * Parses and checks a script's shell text. `positional` ($0, $1, …) replaces the caller's for the
+   * script; unless `inherit`, the script's cd and variables end with it, as in a child shell.
+   */
+  childShell(src: string, label: string, positional: readonly Arg[] | null, inherit?: boolean): void;
+  /** Runs `check`; the refusals it records are prefixed with `where` (e.g. "in the script x.sh"). */
+  within(where: string, check: () => void): void;
+  readonly scripts: ScriptState;
   checkWrite(target: Arg, verb: string): void;
 }
 
@@ -61,7 +72,10 @@ export function applyCommandRules(
       return scan.block(
         `Blocked: piping ${code.unknownStdin} into ${name} runs code nobody can check first. Save it to a file, read it, then run the file.`,
       );
-    if (code) refuse(codeRefusal(lang, code.code, code.argv, where, (src) => scan.probe(src)));
+    if (code) return refuse(codeRefusal(lang, code.code, code.argv, where, (src) => scan.probe(src)));
+    const script = scriptFileArg(name, lang, args);
+    if (script) checkScript(scan, script.file, { kind: "code", lang, name }, script.argv);
+    else if (stdin.kind === "file") stdinScript(scan, name, stdin.file, { kind: "code", lang, name });
     return;
   }
   switch (name) {
@@ -75,11 +89,12 @@ export function applyCommandRules(
     }
     case "source":
     case ".":
-      if (args[0]?.procSubst || !args[0]?.literal)
+      if (!args[0]) return; // bash refuses: nothing runs
+      if (args[0].procSubst || !args[0].literal)
         return scan.block(
           "Blocked: sourcing generated or downloaded content runs code nobody can check first. Save it to a file, read it, then run it.",
         );
-      return;
+      return checkScript(scan, args[0], { kind: "source" }, args.slice(1));
     case "cd":
     case "pushd": {
       const to = args.find((a) => !a.value.startsWith("-") || a.value === "-");
@@ -205,6 +220,8 @@ function shellRule(scan: RuleScan, name: string, args: readonly Arg[], stdin: St
       }
       return scan.source(src.value, `the ${name} -c string`);
     }
+    // `bash -n x.sh` only parses the script (noexec).
+    if (/^-[a-zA-Z]*n[a-zA-Z]*$/.test(v) || (v === "-o" && args[i + 1]?.value === "noexec")) return;
     if (v === "-s") readsStdin = true;
     else if (v === "-o" || v === "+o" || v === "-O" || v === "+O" || v === "--rcfile" || v === "--init-file")
       i++;
@@ -216,14 +233,25 @@ function shellRule(scan: RuleScan, name: string, args: readonly Arg[], stdin: St
   const script = args[i];
   if (script && !readsStdin) {
     if (script.procSubst || !script.literal)
-      scan.block(
+      return scan.block(
         `Blocked: ${name} running a script that is generated or downloaded at run time. Save it to a file, read it, then run the file.`,
       );
-    return;
+    return checkScript(scan, script, { kind: "shell", name }, args.slice(i + 1));
   }
   if (stdin.kind === "text") scan.source(stdin.text, `the script fed to ${name}`);
+  else if (stdin.kind === "file") stdinScript(scan, name, stdin.file, { kind: "shell", name });
   else if (stdin.kind === "unknown")
     scan.block(
       `Blocked: piping ${stdin.from} into ${name} runs commands nobody can check first (e.g. curl … | bash, base64 -d | sh). Save it to a file, read it, then run the file.`,
     );
+}
+
+/** `bash < x.sh`, `python3 < x.py`: the redirected file is the script. */
+function stdinScript(scan: RuleScan, name: string, file: Arg | undefined, runner: Runner): void {
+  if (!file) return;
+  if (file.procSubst || !file.literal)
+    return scan.block(
+      `Blocked: ${name} reading a script from a file only known at run time ("${show(file)}"). Write its path literally.`,
+    );
+  checkScript(scan, file, runner, []);
 }

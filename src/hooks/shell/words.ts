@@ -1,4 +1,5 @@
 // Turns parsed shell words into the strings bash would pass, as far as they are known before running.
+import path from "node:path";
 import { child, flag, forEachNested, list, nodeType, text, type Node } from "./syntax.js";
 
 /** Stands for any text only known at run time (a variable, a substitution, `~user`). */
@@ -155,7 +156,10 @@ function paramValue(part: Node, acc: Acc, env: WordEnv): string {
   return DYN;
 }
 
-/** The output of `echo`/`printf` with literal arguments, which obfuscation uses to build command names. */
+/**
+ * The output of `echo`/`printf` with literal arguments, which obfuscation uses to build command names,
+ * and of `dirname`/`basename`/`pwd`, which scripts use to find their own directory (`cd "$(dirname "$0")"`).
+ */
 export function staticOutput(stmts: Node[], env: WordEnv): string | null {
   if (stmts.length !== 1) return null;
   const call = child(stmts[0], "Cmd");
@@ -165,6 +169,11 @@ export function staticOutput(stmts: Node[], env: WordEnv): string | null {
   const [name, ...rest] = args.map((a) => a.value);
   if (name === "echo") return echoText(rest).replace(/\n+$/, "");
   if (name === "printf" && rest.length > 0) return printfText(rest).replace(/\n+$/, "");
+  const [operand, more] = rest;
+  if (name === "pwd" && rest.every((a) => a === "-L" || a === "-P")) return env.cwd;
+  if (operand === undefined || more !== undefined || operand.startsWith("-")) return null;
+  if (name === "dirname") return path.posix.dirname(operand);
+  if (name === "basename") return path.posix.basename(operand);
   return null;
 }
 

@@ -13,7 +13,8 @@ export interface Where {
 /** What the command reads on standard input, when that is known before running. */
 export type Stdin =
   | { readonly kind: "none" }
-  | { readonly kind: "file" }
+  /** Redirected from a file (`< x.sh`); `file` is that word when there is one. */
+  | { readonly kind: "file"; readonly file?: Arg }
   | { readonly kind: "text"; readonly text: string }
   | { readonly kind: "unknown"; readonly from: string };
 

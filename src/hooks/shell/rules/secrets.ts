@@ -16,7 +16,8 @@ const PRESENCE_TESTS = new Set(["test", "["]);
 export function secretParamRefusal(name: string, args: readonly Arg[]): string | null {
   if (PRESENCE_TESTS.has(name)) return null;
   for (const a of args) {
-    const p = a.params.find((n) => isSecretName(n) || n.startsWith("!"));
+    // `${!X}` is recorded as "!X"; a lone "!" is `$!`, the last background job's process id.
+    const p = a.params.find((n) => isSecretName(n) || (n.startsWith("!") && n !== "!"));
     if (p === undefined) continue;
     if (p.startsWith("!"))
       return `Blocked: \${!${p.slice(1)}} expands a variable chosen at run time, which could be a secret. Name the variable you need literally.`;
