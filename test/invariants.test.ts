@@ -34,6 +34,10 @@ import {
 import { admitAndClaim, budgetState, dependencyStatus } from "../src/core/queue.js";
 import { closeAttempt, sessionlessRecord } from "../src/core/run-decisions.js";
 
+// CI replays one fixed set of histories, so a red build is reproducible; runs elsewhere draw new
+// ones each time, and a failure prints the seed that replays it.
+if (process.env.CI) fc.configureGlobal({ seed: 20_261_124 });
+
 const START = Date.parse("2026-11-01T00:00:00Z");
 const ISSUES = 8;
 const PERMISSIONS: Permission[] = ["admin", "maintain", "write", "triage", "read", "none"];
@@ -357,7 +361,7 @@ describe("governance invariants under random histories", () => {
           }
         },
       ),
-      { numRuns: 400 },
+      { numRuns: 1000 },
     );
   });
 
