@@ -1,12 +1,9 @@
-// The one door to GitHub: an Octokit with retry and throttling, every request counted, and the
-// handful of REST operations the modes use. Known failures become advice that names the fix.
+// The one door to GitHub: the handful of REST operations the modes use, on the counted,
+// retrying client of octokit.ts.
 import * as core from "@actions/core";
-import { getOctokit } from "@actions/github";
-import { retry } from "@octokit/plugin-retry";
-import { throttling } from "@octokit/plugin-throttling";
-import Bottleneck from "bottleneck";
+import { type CallStats, type ClientOptions, createOctokit, type Octokit, statusOf } from "./octokit.js";
 
-export type Octokit = ReturnType<typeof getOctokit>;
+export { statusOf, type CallStats, type Octokit } from "./octokit.js";
 export type Permission = "admin" | "maintain" | "write" | "triage" | "read" | "none";
 
 export interface RepoRef {
@@ -14,19 +11,7 @@ export interface RepoRef {
   repo: string;
 }
 
-export interface CallStats {
-  /** Logical calls by route template, e.g. `GET /repos/{owner}/{repo}/issues/{issue_number}`. */
-  byRoute: Map<string, number>;
-  /** HTTP requests actually sent, retries included: what the rate limit sees. */
-  http: number;
-  retries: number;
-}
-
-export interface GitHubOptions extends RepoRef {
-  token: string;
-  apiUrl: string;
-  /** Retries of 5xx and rate-limited requests; tests lower the waits, not the logic. */
-  maxRetries?: number;
+export interface GitHubOptions extends RepoRef, ClientOptions {
   /** Log writes to issues (labels, comments) instead of making them. */
   dryRun?: boolean;
 }
@@ -44,61 +29,7 @@ export class GitHub {
     this.owner = options.owner;
     this.repo = options.repo;
     this.dryRun = options.dryRun ?? false;
-    const maxRetries = options.maxRetries ?? 4;
-    const stats = this.stats;
-    const countingFetch: typeof fetch = (input, init) => {
-      stats.http += 1;
-      return fetch(input, init);
-    };
-    this.octokit = getOctokit(
-      options.token,
-      {
-        baseUrl: options.apiUrl.replace(/\/+$/, ""),
-        request: { fetch: countingFetch },
-        // 409 joins the defaults: it is the ledger's compare-and-swap saying "re-read", not a fault.
-        retry: { doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451], retries: maxRetries },
-        throttle: {
-          // Octokit spaces writes a second apart (comments and PRs three) by default, which suits bulk clients. A job
-          // here makes a handful of writes; serialising them is enough, and a secondary rate
-          // limit, should one come, is honoured through retry-after below.
-          write: new Bottleneck.Group({ id: "aegis-write", maxConcurrent: 1, minTime: 0 }),
-          notifications: new Bottleneck.Group({ id: "aegis-notifications", maxConcurrent: 1, minTime: 0 }),
-          onRateLimit: (
-            retryAfter: number,
-            opts: { method: string; url: string },
-            _o: unknown,
-            count: number,
-          ) => {
-            core.warning(
-              `GitHub rate limit hit on ${opts.method} ${opts.url}; waiting ${retryAfter}s (retry ${count + 1}).`,
-            );
-            stats.retries += 1;
-            return count < maxRetries;
-          },
-          onSecondaryRateLimit: (
-            retryAfter: number,
-            opts: { method: string; url: string },
-            _o: unknown,
-            count: number,
-          ) => {
-            core.warning(
-              `GitHub secondary rate limit on ${opts.method} ${opts.url}; waiting ${retryAfter}s (retry ${count + 1}).`,
-            );
-            stats.retries += 1;
-            return count < maxRetries;
-          },
-        },
-      },
-      retry,
-      throttling,
-    );
-    this.octokit.hook.before("request", (opts) => {
-      const route = `${opts.method} ${opts.url}`;
-      stats.byRoute.set(route, (stats.byRoute.get(route) ?? 0) + 1);
-    });
-    this.octokit.hook.error("request", (error) => {
-      throw adviseOnError(error);
-    });
+    this.octokit = createOctokit(options, this.stats);
   }
 
   get calls(): number {
@@ -388,27 +319,4 @@ export class GitHub {
       if (![404, 422].includes(statusOf(error))) throw error;
     }
   }
-}
-
-export function statusOf(error: unknown): number {
-  const status = (error as { status?: unknown } | null)?.status;
-  return typeof status === "number" ? status : 0;
-}
-
-/** Turns the failures users hit into a message that says what to change. */
-export function adviseOnError(error: unknown): unknown {
-  const status = statusOf(error);
-  const message = (error as Error | null)?.message ?? String(error);
-  let advice = "";
-  if (status === 401) {
-    advice =
-      "The GitHub token was refused (401): check the `github-token` input and that the secret it names exists.";
-  } else if (status === 403 && /not accessible by integration|permission/i.test(message)) {
-    advice =
-      "The workflow token lacks a permission (403). Give the job `permissions:` with `issues: write`, `pull-requests: write` and `contents: write` (see examples/aegis.yml).";
-  }
-  if (!advice || !(error instanceof Error)) return error;
-  const wrapped = new Error(`${advice} GitHub said: ${message}`, { cause: error });
-  (wrapped as Error & { status?: number }).status = status;
-  return wrapped;
 }
