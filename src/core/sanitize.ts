@@ -25,7 +25,11 @@ export function sanitizeUntrusted(text: string, opts: SanitizeOptions): string {
   // Invisible characters first: `<!\u200B--` must not survive as a comment GitHub hides.
   let out = text.replace(INVISIBLE, "");
   out = out.replace(/\r\n?|[\u2028\u2029]/g, "\n");
-  out = out.replace(HTML_COMMENT, "");
+  // Taking one comment out can join its neighbours into a new one (`<!<!---->--`), so repeat; a
+  // text built to need many passes (each one linear) loses everything from its first opener on.
+  for (let pass = 0; out.includes("<!--"); pass++) {
+    out = pass < 8 ? out.replace(HTML_COMMENT, "") : out.slice(0, out.indexOf("<!--"));
+  }
   return truncateUtf8(out, opts.maxBytes);
 }
 
