@@ -3,6 +3,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { fenced, sanitizeUntrusted } from "../src/core/sanitize.js";
+import { parseFindings } from "../src/core/findings.js";
 import { scanDiff } from "../src/core/secret-scan.js";
 
 if (process.env.CI) fc.configureGlobal({ seed: 20_261_124 });
@@ -141,6 +142,67 @@ describe("the pre-push secret scan", () => {
         },
       ),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe("reading the reviewer's answer", () => {
+  const word = fc.constantFrom(
+    "the",
+    "null",
+    "check",
+    "missing",
+    "in",
+    "src/app.ts",
+    "line",
+    "42",
+    "leak",
+    "fix",
+    "P0",
+    "P1",
+    "P2",
+    "critical",
+    "security",
+    "should",
+    "return",
+    "error",
+    "looks",
+    "good",
+    "LGTM",
+    "`code`",
+    "**bold**",
+  );
+  const sentence = fc.array(word, { minLength: 1, maxLength: 12 }).map((w) => w.join(" "));
+  const answer = fc
+    .array(
+      fc.oneof(
+        sentence,
+        sentence.map((s) => `- ${s}`),
+        sentence.map((s) => `1. ${s}`),
+        fc.constant(""),
+        fc.constant("CRITICAL:"),
+        fc.constant("NON-CRITICAL:"),
+      ),
+      { maxLength: 12 },
+    )
+    .map((lines) => lines.join("\n"));
+  const words = (s: string) => s.toLowerCase().match(/[a-z0-9/._]+/g) ?? [];
+
+  it("never invents a finding: its words, file and line all come from the answer", () => {
+    fc.assert(
+      fc.property(answer, (text) => {
+        const source = new Set(words(text));
+        const result = parseFindings({ lastMessage: text, agentMessages: [] });
+        for (const f of result.findings) {
+          for (const w of words(`${f.title} ${f.body ?? ""}`))
+            expect(source.has(w), `"${w}" from nowhere`).toBe(true);
+          if (f.file) expect(text).toContain(f.file);
+          if (f.line) expect(text).toContain(String(f.line));
+        }
+        // Prose without a list holds no findings.
+        if (!/^\s*(?:[-*]|\d+\.)\s/m.test(text)) expect(result.findings).toEqual([]);
+      }),
+      { numRuns: 1000 },
     );
   });
 });
