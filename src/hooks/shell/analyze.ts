@@ -129,7 +129,7 @@ class Scan implements RuleScan {
     }
     try {
       // While probing, a script that is not bash (a python file guessed as `$X file`) says nothing.
-      this.source(src, label, this.probing);
+      this.parse(src, label, this.probing, NONE);
     } finally {
       if (!inherit) this.cwd = cwd;
       for (const k of inherit
@@ -140,8 +140,15 @@ class Scan implements RuleScan {
     }
   }
 
-  /** Parses and checks shell text; text that does not parse is refused, since bash might still run part of it. */
-  source(src: string, label: string, quietParseErrors = false): void {
+  /**
+   * Parses and checks shell text; text that does not parse is refused, since bash might still run part of it.
+   * `stdin` is what the text's commands read: `… | bash -c 'sh'` and `… | eval sh` feed the pipe to sh.
+   */
+  source(src: string, label: string, stdin: Stdin = NONE): void {
+    this.parse(src, label, false, stdin);
+  }
+
+  private parse(src: string, label: string, quietParseErrors: boolean, stdin: Stdin): void {
     if (++this.depth > MAX_DEPTH) {
       this.block(
         `Blocked: ${label} nests shells, evals and substitutions too deeply to check. Write the command directly.`,
@@ -150,7 +157,7 @@ class Scan implements RuleScan {
     }
     try {
       const file = parseShell(src);
-      this.stmts(list(file, "Stmts"), NONE);
+      this.stmts(list(file, "Stmts"), stdin);
     } catch (err) {
       if (!(err instanceof ParseError)) throw err;
       if (!quietParseErrors)

@@ -29,8 +29,8 @@ export interface RuleScan {
   block(reason: string): void;
   /** Checks a nested simple command given as evaluated words. */
   argv(argv: readonly Arg[], stdin: Stdin, assigns?: readonly string[]): void;
-  /** Parses and checks nested shell text. */
-  source(src: string, label: string): void;
+  /** Parses and checks nested shell text, whose commands read `stdin` (none when not given). */
+  source(src: string, label: string, stdin?: Stdin): void;
   /** The first refusal for shell text, without recording it (for code embedded in interpreters). */
   probe(src: string): string | null;
   /** True while probing: refusals are collected to be judged, not kept. */
@@ -60,7 +60,8 @@ export function applyCommandRules(
   if (WRAPPERS.has(name)) {
     const inner = unwrap(name, args);
     if (inner.kind === "argv") scan.argv(inner.argv, stdin, [...assigns, ...(inner.assigns ?? [])]);
-    else if (inner.kind === "source") scan.source(inner.source, inner.label);
+    // `… | env -S 'sh'`: the string's commands read the wrapper's stdin.
+    else if (inner.kind === "source") scan.source(inner.source, inner.label, stdin);
     else if (name === "env") refuse(envDumpRefusal("env", args));
     return;
   }
@@ -85,7 +86,8 @@ export function applyCommandRules(
         return scan.block(
           `Blocked: eval of text only known at run time ("${show(joined)}"). Run the command directly.`,
         );
-      return scan.source(joined, "eval text");
+      // `curl … | eval sh`: the evaluated text reads the same stdin as eval.
+      return scan.source(joined, "eval text", stdin);
     }
     case "source":
     case ".":
@@ -152,7 +154,8 @@ export function applyCommandRules(
           NONE,
           assigns,
         );
-      else if (outcome.kind === "source") scan.source(outcome.source, outcome.label);
+      // A `!sh` alias or `submodule foreach sh` reads git's stdin like any -c string.
+      else if (outcome.kind === "source") scan.source(outcome.source, outcome.label, stdin);
       return;
     }
     case "gh":
@@ -170,7 +173,7 @@ export function applyCommandRules(
     case "bunx": {
       // npx runs a package binary: check that command; `-c` takes a shell string.
       const at = args.findIndex((a) => a.value === "-c" || a.value === "--call");
-      if (at !== -1) return scan.source(args[at + 1]?.value ?? "", `${name} -c string`);
+      if (at !== -1) return scan.source(args[at + 1]?.value ?? "", `${name} -c string`, stdin);
       const rest = args.filter(
         (a, k) =>
           !(a.value.startsWith("-") || args[k - 1]?.value === "-p" || args[k - 1]?.value === "--package"),
@@ -218,7 +221,8 @@ function shellRule(scan: RuleScan, name: string, args: readonly Arg[], stdin: St
           `Blocked: ${name} -c with a script only known at run time. Run the command directly.`,
         );
       }
-      return scan.source(src.value, `the ${name} -c string`);
+      // `curl … | bash -c 'sh'`: the -c string's commands inherit the shell's stdin.
+      return scan.source(src.value, `the ${name} -c string`, stdin);
     }
     // `bash -n x.sh` only parses the script (noexec).
     if (/^-[a-zA-Z]*n[a-zA-Z]*$/.test(v) || (v === "-o" && args[i + 1]?.value === "noexec")) return;

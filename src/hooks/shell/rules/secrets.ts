@@ -122,14 +122,14 @@ export function fileLikeArgs(name: string, args: readonly Arg[]): readonly Arg[]
     "python3",
     "node",
   ];
-  if (
-    patternFirst.includes(name) &&
-    !args.some((a) => ["-e", "-f", "--regexp", "--file"].includes(a.value))
-  ) {
+  if (!patternFirst.includes(name)) return args;
+  if (!args.some((a) => ["-e", "-f", "--regexp", "--file"].includes(a.value))) {
     const firstOperand = args.findIndex((a) => !a.value.startsWith("-"));
     return args.filter((_a, k) => k !== firstOperand);
   }
-  return args;
+  // `grep -e PATTERN FILE…`, `sed -e SCRIPT FILE`: the value after -e is text, not a file read
+  // (`grep -rn -e 'cat ~/.git-credentials' src` only searches). A `-f FILE` is read, so it stays.
+  return args.filter((_a, k) => !["-e", "--regexp"].includes(args[k - 1]?.value ?? ""));
 }
 
 export function ghRefusal(args: readonly Arg[]): string | null {
