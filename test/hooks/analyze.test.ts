@@ -111,8 +111,109 @@ describe("gate details", () => {
     expect(reason("grep -f ~/.git-credentials src")).toMatch(/stored credentials/);
   });
 
+  it("still protects a home directory that lives in the temp directory", () => {
+    const over = { home: "/tmp/home" };
+    expect(reason("echo x >> ~/.bashrc", over)).toMatch(/\/tmp\/home\/.bashrc is outside the workspace/);
+    expect(reason("echo x > /tmp/scratch.txt", over)).toBeNull();
+  });
+
   it("lets recursive deletes under the temp directory through", () => {
     expect(reason("rm -rf /tmp/build-123")).toBeNull();
     expect(reason("rm -rf /tmp")).toMatch(/outside the workspace/);
+  });
+});
+
+describe("field splitting and IFS", () => {
+  // Each disguise must get exactly the refusal of the plain command, so the rule (not an accident of
+  // an unreadable command word) is what blocks it.
+  it.each([
+    ["git${IFS}push${IFS}origin${IFS}main", "git push origin main"],
+    ["rm${IFS}-rf${IFS}/", "rm -rf /"],
+    ["git$IFS'push'", "git push"],
+    ["git${IFS:0:1}push", "git push"],
+    ['X="push --force"; git $X', "git push --force"],
+    ['a="rm -rf"; $a /', "rm -rf /"],
+    ['set -- git push; "$@"', "git push"],
+    ["set -- git push; $*", "git push"],
+    ["IFS=,; cmd=git,push; $cmd", "git push"],
+    ["IFS=:; X=rm:-rf:/; $X", "rm -rf /"],
+    ["export IFS=,; X=git,push; $X", "git push"],
+    // An unquoted empty expansion leaves no word, so git is the command.
+    ["e=; $e git push", "git push"],
+    ['X=git; X+=" push"; $X', "git push"],
+    // `IFS=, cmd` splits cmd's words on the old IFS and holds for cmd alone.
+    ['cmd="git push"; IFS=, $cmd', "git push"],
+    ['IFS=, true; X="git push"; $X', "git push"],
+    ["$(echo${IFS}git) push", "git push"],
+    ["echo${IFS}git${IFS}push | sh", "echo git push | sh"],
+    // Glob characters from an unquoted expansion glob too.
+    ["X='*'; rm -rf $X", "rm -rf *"],
+    // An IFS set only in a branch may not hold: the default split is checked as well.
+    ['false && IFS=,; X="git push"; $X origin main', "git push origin main"],
+  ])("blocks %s like %s", (disguised, plain) => {
+    expect(reason(plain)).not.toBeNull();
+    expect(reason(disguised)).toBe(reason(plain));
+  });
+
+  it.each([
+    "IFS=$(cat sep.txt); cmd=git,push; $cmd",
+    'IFS=,; unset IFS; X="git push"; $X',
+    "read -r IFS <<< ,; X=git,push; $X",
+    "(( IFS=1 )); X=git1push; $X",
+    "for IFS in ,; do :; done; X=git,push; $X",
+    'f() { IFS=,; }; X="git push"; $X',
+    "IFS=,; bash -c 'X=\"git push\"; $X'",
+    // A function's "$@" is its call's arguments, not the positional parameters set before.
+    'set -- ls; f() { "$@"; }; f git push',
+  ])("treats expansions as run-time text when IFS cannot be known: %s", (cmd) => {
+    expect(reason(cmd)).not.toBeNull();
+  });
+
+  it("checks substitutions in array assignments", () => {
+    expect(reason("X=($(rm -rf /))")).toMatch(/filesystem root/);
+    expect(reason("declare -a X=($(git push))")).toMatch(/git push/);
+  });
+
+  it.each([
+    "echo${IFS}hello",
+    "ls${IFS}-la",
+    'X="-la"; ls $X',
+    'X=" -la "; ls $X',
+    "printf '%s\\n' \"$IFS\" > /dev/null",
+    "IFS=,; X=ls,-la; $X",
+    // One word (bash looks for a program called "git push"); and `$X` before `X=git` takes effect.
+    'X="git push"; "$X"',
+    "X=ls; X=git $X push",
+    'set -- ls -la; "$@"',
+    'IFS=, read -r a b <<< "x,y"; echo "$a"',
+  ])("allows %s", (cmd) => {
+    expect(reason(cmd)).toBeNull();
+  });
+});
+
+describe("variables across branches and subshells", () => {
+  // A value assigned where it may not run, or in a shell that ends, is not the value afterwards.
+  it.each([
+    "G=git; false && G=ls; $G push origin main",
+    "G=git; if false; then G=ls; fi; $G push",
+    "G=git; [ -e x ] || G=ls; $G push",
+    "G=git; (G=ls); $G push",
+    "G=git; echo | G=ls; $G push",
+    "G=git; bash -c 'G=ls'; $G push",
+    "G=git; f() { G=ls; }; $G push",
+  ])("blocks %s", (cmd) => {
+    expect(reason(cmd)).toMatch(/git push/);
+  });
+
+  it.each([
+    "true && a=npm; $a run lint",
+    "false || a=npm; $a run lint",
+    "( a=npm; $a run lint )",
+    "{ a=npm; $a run lint; }",
+    "bash -c 'a=npm; $a run lint'",
+    "eval 'a=npm; $a run lint'",
+    "echo ok | { a=cat; $a; }",
+  ])("allows %s, where the assignment certainly runs first", (cmd) => {
+    expect(reason(cmd)).toBeNull();
   });
 });

@@ -1,15 +1,15 @@
 // Property-based tests of the Bash command gate (fast-check). Destructive commands from every family
 // the gate guards are wrapped in random stacks of 1–3 wrappers (bash -c, eval, sudo, env, xargs,
 // subshells, `true &&`, pipes, …) with an obfuscated command word ("rm", r''m, \rm, $(echo rm),
-// `a=rm; $a`, …) and must stay blocked; the same wrapping around a harmless twin of each command must
+// `a=rm; $a`, …), and often with `${IFS}` (or `$IFS`, `${IFS:0:1}`) for the blanks between its words,
+// and must stay blocked; the same wrapping around a harmless twin of each command must
 // stay allowed, so a block comes from the rule and not from the wrapping. Ordinary work that carries
 // forbidden words only as data (commit messages, grep patterns, text written to files, quoted
 // heredocs) must be allowed. A failure shrinks to a short command printed with the seed replaying it.
 //
-// Forms the gate does not claim to handle are left out on purpose: `${IFS}` between words (no IFS
-// model; such commands are refused only because an unknown command word with no arguments could be
-// `env`), and wrappers that change what the command means (xargs adding an argument to env/printenv,
-// exec-only wrappers such as sudo or xargs around shell builtins, which they cannot run).
+// Forms the gate does not claim to handle are left out on purpose: wrappers that change what the
+// command means (xargs adding an argument to env/printenv, exec-only wrappers such as sudo or xargs
+// around shell builtins, which they cannot run).
 import { execFileSync } from "node:child_process";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -290,6 +290,51 @@ const obfuscationArb: fc.Arbitrary<Obfuscation> = fc.oneof(
 );
 
 // ---------------------------------------------------------------------------------------------
+// `${IFS}` for the blanks between words: bash splits the expansion, so `git${IFS}push` is `git push`.
+
+interface IfsDisguise {
+  readonly form: "${IFS}" | "$IFS" | "${IFS:0:1}";
+  /** Every unquoted blank, or only the one after the command word. */
+  readonly all: boolean;
+}
+
+const ifsArb: fc.Arbitrary<IfsDisguise | null> = fc.option(
+  fc.record({
+    form: fc.constantFrom("${IFS}" as const, "$IFS" as const, "${IFS:0:1}" as const),
+    all: fc.boolean(),
+  }),
+  { nil: null, freq: 2 },
+);
+
+/** Replaces unquoted blanks in `rest` (the text after the command word) with an IFS expansion. */
+function disguiseBlanks(rest: string, d: IfsDisguise | null): string {
+  if (!d) return rest;
+  let out = "";
+  let quote: string | null = null;
+  let replaced = false;
+  for (let i = 0; i < rest.length; i++) {
+    const c = rest[i] as string;
+    if (c === "\\" && quote !== "'") {
+      out += c + (rest[i + 1] ?? "");
+      i++;
+      continue;
+    }
+    if (quote) {
+      if (c === quote) quote = null;
+    } else if (c === "'" || c === '"') quote = c;
+    // Bash expands a `~` only at the start of a word and up to a `/`: next to the expansion it stays `~`.
+    else if (c === " " && (d.all || !replaced) && rest[i + 1] !== "~" && rest[i - 1] !== "~") {
+      replaced = true;
+      // `$IFS` would swallow a following letter into the name (`$IFSpush`).
+      out += d.form === "$IFS" && /[A-Za-z0-9_]/.test(rest[i + 1] ?? "") ? "${IFS}" : d.form;
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Wrappers. A command under construction is `setup + pipe + body`: `body` is the command being wrapped,
 // `setup` statements it needs first in the same shell (`a=rm; `) and `pipe` a pipeline feeding it
 // (`echo x | `, `echo … | base64 -d | `).
@@ -428,6 +473,7 @@ const WRAPPERS: readonly Wrapper[] = [
 interface Plan {
   readonly core: Core;
   readonly obfuscation: Obfuscation;
+  readonly ifs: IfsDisguise | null;
   /** Each step picks among the wrappers that apply at that point. */
   readonly steps: readonly Step[];
 }
@@ -435,6 +481,7 @@ interface Plan {
 const planArb: fc.Arbitrary<Plan> = fc.record({
   core: fc.constantFrom(...CORES),
   obfuscation: obfuscationArb,
+  ifs: ifsArb,
   steps: fc.array(fc.record({ pick: fc.nat(WRAPPERS.length - 1), quote: quoteArb, keepPipe: fc.boolean() }), {
     minLength: 1,
     maxLength: 3,
@@ -450,7 +497,7 @@ function build(plan: Plan, which: "bad" | "good"): { cmd: string; used: string[]
   let b: Built = {
     setup: written.setup,
     pipe: pre,
-    body: written.word + variant.rest,
+    body: written.word + disguiseBlanks(variant.rest, plan.ifs),
     simple: true,
     builtin: core.builtin === true,
     noXargs: core.noXargs === true || pre !== "",
@@ -505,9 +552,30 @@ describe("gate properties: wrapped and obfuscated commands", () => {
       }),
       { numRuns: 40 },
     );
+    // The IFS disguise leaves the argv bash passes unchanged, for every command of the generator.
+    const forms: IfsDisguise[] = ["${IFS}", "$IFS", "${IFS:0:1}"].flatMap((form) => [
+      { form: form as IfsDisguise["form"], all: true },
+      { form: form as IfsDisguise["form"], all: false },
+    ]);
+    const rests = CORES.flatMap((c) => [c.bad.rest, c.good.rest]).filter((r) => r.includes(" "));
+    const cases = rests.flatMap((r) => forms.map((d) => [r, disguiseBlanks(r, d)] as const));
+    expect(disguiseBlanks(" push origin main", { form: "$IFS", all: true })).toBe(
+      "${IFS}push${IFS}origin${IFS}main",
+    );
+    expect(disguiseBlanks(" -c 'DROP TABLE users'", { form: "$IFS", all: true })).toBe(
+      "$IFS-c$IFS'DROP TABLE users'",
+    );
+    expect(disguiseBlanks(" -rf ~", { form: "${IFS:0:1}", all: false })).toBe("${IFS:0:1}-rf ~");
+    const script = [
+      "set -f",
+      ...cases.flatMap(([r, d]) => [`printf '%s|' X${r}; echo`, `printf '%s|' X${d}; echo`]),
+    ];
+    const lines = execFileSync("bash", ["-c", script.join("\n")], { encoding: "utf8" }).split("\n");
+    cases.forEach(([r], k) => expect(lines[2 * k + 1], r).toBe(lines[2 * k]));
     const plan: Plan = {
       core: CORES[0] as Core,
       obfuscation: { name: "var", kind: "var", varName: "a", style: 0 },
+      ifs: null,
       steps: [
         { pick: 0, quote: "sq", keepPipe: false },
         { pick: 2, quote: "dq", keepPipe: true },
@@ -517,7 +585,7 @@ describe("gate properties: wrapped and obfuscated commands", () => {
     const decode = CORES.find((c) => c.word === "sh") as Core;
     const keep = plan.steps.map((st) => ({ ...st, keepPipe: true }));
     const obfuscation: Obfuscation = { name: "plain", kind: "plain" };
-    expect(build({ core: decode, obfuscation, steps: keep }, "bad").cmd).toBe(
+    expect(build({ core: decode, obfuscation, ifs: null, steps: keep }, "bad").cmd).toBe(
       `echo cm0gLXJmIC8K | base64 -d | eval "bash -c 'sh'"`,
     );
   });

@@ -6,15 +6,27 @@ import {
   Op,
   ParseError,
   child,
+  flag,
   forEachNested,
   list,
   nodeType,
   num,
+  offset,
   parseShell,
   text,
+  walkAll,
   type Node,
 } from "./syntax.js";
-import { DYN, evalWord, plainArg, type Arg, type WordEnv } from "./words.js";
+import {
+  DEFAULT_IFS,
+  DYN,
+  IFS_NAME,
+  evalFields,
+  evalWord,
+  plainArg,
+  type Arg,
+  type WordEnv,
+} from "./words.js";
 import { show, type Stdin, type Where } from "./rules/context.js";
 import { pipeSource } from "./sources.js";
 import { credentialReadRefusal, envDumpRefusal, fileLikeArgs, secretParamRefusal } from "./rules/secrets.js";
@@ -71,6 +83,27 @@ const STAND_INS = [
 const NONE: Stdin = { kind: "none" };
 const MAX_DEPTH = 12;
 const POSITIONAL = /^(\d+|[@*#])$/;
+/** `$1`, `$2`, … and `$#`: what `set --`, `shift` and function calls change (not `$0`). */
+const ARGS = /^([1-9]\d*|#)$/;
+/** Special builtins: sh and bash --posix keep a prefix assignment (`IFS=, :`) after them. */
+const SPECIAL_BUILTINS = new Set([
+  ":",
+  ".",
+  "source",
+  "break",
+  "continue",
+  "eval",
+  "exec",
+  "exit",
+  "export",
+  "readonly",
+  "return",
+  "set",
+  "shift",
+  "times",
+  "trap",
+  "unset",
+]);
 
 class Scan implements RuleScan {
   readonly reasons: string[] = [];
@@ -84,6 +117,14 @@ class Scan implements RuleScan {
   private readonly vars = new Map<string, string | null>();
   private depth = 0;
   private probes = 0;
+  /** Parse depth of the current shell's own top level (a script run as a child shell has its own). */
+  private topDepth = 1;
+  /** Whether the simple command being checked runs unconditionally (see `stmts`): `eval` text inherits it. */
+  private callTop = false;
+  /** IFS is written in a way the scan does not follow (`read IFS`, `for IFS in`, `((IFS=1))`): unknown throughout. */
+  private ifsOpaque = false;
+  /** Counts IFS assignments, so nested text that set IFS is told from text that did not. */
+  private ifsWrites = 0;
 
   constructor(private readonly opts: GateOptions) {
     this.cwd = opts.cwd;
@@ -119,18 +160,36 @@ class Scan implements RuleScan {
       this.reasons[i] = `Blocked: ${where}: ${(this.reasons[i] as string).replace(/^Blocked: /, "")}`;
   }
 
-  childShell(src: string, label: string, positional: readonly Arg[] | null, inherit = false): void {
+  /**
+   * Shell text run by a new shell (a script, `bash -c`, `env -S`, a `!sh` alias, `npx -c`): its
+   * top-level assignments hold within it and, unless `inherit` (`. file`), end with it.
+   */
+  childShell(
+    src: string,
+    label: string,
+    positional: readonly Arg[] | null,
+    inherit = false,
+    stdin: Stdin = NONE,
+  ): void {
     const cwd = this.cwd;
     const vars = new Map(this.vars);
+    const topDepth = this.topDepth;
     if (positional) {
       for (const k of [...this.vars.keys()]) if (POSITIONAL.test(k)) this.vars.delete(k);
       positional.forEach((a, i) => this.vars.set(String(i), a.literal ? a.value : null));
       this.vars.set("#", String(positional.length - 1));
     }
+    if (!inherit) {
+      // A new shell starts with the default IFS (bash and dash ignore one in the environment), and its
+      // top-level assignments hold for the rest of it.
+      this.setIfs(undefined);
+      this.topDepth = this.depth + 1;
+    }
     try {
       // While probing, a script that is not bash (a python file guessed as `$X file`) says nothing.
-      this.parse(src, label, this.probing, NONE);
+      this.parse(src, label, this.probing, stdin);
     } finally {
+      this.topDepth = topDepth;
       if (!inherit) this.cwd = cwd;
       for (const k of inherit
         ? [...this.vars.keys()].filter((x) => POSITIONAL.test(x))
@@ -145,7 +204,21 @@ class Scan implements RuleScan {
    * `stdin` is what the text's commands read: `… | bash -c 'sh'` and `… | eval sh` feed the pipe to sh.
    */
   source(src: string, label: string, stdin: Stdin = NONE): void {
-    this.parse(src, label, false, stdin);
+    // Nested text runs in a new shell (bash -c, where IFS is back to the default) or in this one (eval),
+    // so an IFS this command set is unknown in there; it holds again after, unless the text assigned it.
+    const had = this.vars.has("IFS");
+    const ifs = this.vars.get("IFS");
+    const writes = this.ifsWrites;
+    if (had) this.setIfs(null);
+    // `eval` text runs in this shell, as unconditionally as the eval itself.
+    const topDepth = this.topDepth;
+    if (this.callTop) this.topDepth = this.depth + 1;
+    try {
+      this.parse(src, label, false, stdin);
+    } finally {
+      this.topDepth = topDepth;
+      if (had && this.ifsWrites === writes) this.setIfs(ifs ?? null);
+    }
   }
 
   private parse(src: string, label: string, quietParseErrors: boolean, stdin: Stdin): void {
@@ -157,7 +230,11 @@ class Scan implements RuleScan {
     }
     try {
       const file = parseShell(src);
-      this.stmts(list(file, "Stmts"), stdin);
+      if (src.includes("IFS") && writesIfsOddly(file)) {
+        this.ifsOpaque = true;
+        this.setIfs(null);
+      }
+      this.stmts(list(file, "Stmts"), stdin, this.depth === this.topDepth);
     } catch (err) {
       if (!(err instanceof ParseError)) throw err;
       if (!quietParseErrors)
@@ -183,14 +260,19 @@ class Scan implements RuleScan {
     return found.find((r) => !r.includes("is not valid bash")) ?? null;
   }
 
-  private stmts(stmts: Node[], stdin: Stdin): void {
-    for (const s of stmts) this.stmt(s, stdin);
+  /**
+   * `top`: the statements run unconditionally in the shell whose variables the scan tracks, so an IFS
+   * they assign certainly holds afterwards (elsewhere, in a branch, loop, function, pipeline or
+   * subshell, it might not, and IFS becomes unknown).
+   */
+  private stmts(stmts: Node[], stdin: Stdin, top = false): void {
+    for (const s of stmts) this.stmt(s, stdin, top);
   }
 
-  private stmt(stmt: Node, inherited: Stdin): void {
+  private stmt(stmt: Node, inherited: Stdin, top = false): void {
     let stdin = inherited;
     for (const r of list(stmt, "Redirs")) stdin = this.redirect(r, stdin);
-    this.command(child(stmt, "Cmd"), stdin);
+    this.command(child(stmt, "Cmd"), stdin, top && !flag(stmt, "Background") && !flag(stmt, "Coprocess"));
   }
 
   private redirect(r: Node, stdin: Stdin): Stdin {
@@ -237,10 +319,11 @@ class Scan implements RuleScan {
       this.written.push(path.resolve(this.cwd ?? "/", target.value));
     if (!target.literal || this.cwd === null) return;
     const abs = path.resolve(this.cwd, target.value);
-    // Scratch files in the temp directory are fine, unless the workspace itself lives there (tests, runners).
-    const inWorkspace = isInside(abs, this.opts.policy.workspace);
+    // Scratch files in the temp directory are fine, unless the workspace or the home directory itself
+    // lives there (tests, runners): `~/.bashrc` stays guarded wherever home is.
+    const guarded = isInside(abs, this.opts.policy.workspace) || isInside(abs, this.opts.home);
     if (
-      !inWorkspace &&
+      !guarded &&
       (/^\/dev\/(null|stdout|stderr|tty|fd\/\d+)$/.test(abs) ||
         this.opts.tempDirs.some((t) => abs.startsWith(`${t}/`)))
     )
@@ -257,20 +340,93 @@ class Scan implements RuleScan {
     return arg;
   }
 
-  private command(cmd: Node | null, stdin: Stdin): void {
+  /** The argv words one shell word becomes after field splitting; its substitutions are checked once. */
+  private fields(w: Node): Arg[] {
+    const { whole, fields } = evalFields(w, this.env());
+    for (const s of whole.substs) this.stmts(list(s, "Stmts"), NONE);
+    return fields;
+  }
+
+  /** Sets IFS (undefined: bash's default), or marks it unknown when the scan cannot follow it. */
+  private setIfs(value: string | null | undefined): void {
+    if (value === undefined && !this.ifsOpaque) this.vars.delete("IFS");
+    else this.vars.set("IFS", this.ifsOpaque ? null : (value ?? null));
+  }
+
+  /** Records an assignment; see `stmts` for `top`. `X=(…)` and `X[i]=…` leave `$X` unknown. */
+  private assign(a: Node, value: Arg | null, top: boolean): void {
+    const name = text(child(a, "Name"), "Value");
+    // The array's words (and the substitutions in them) are evaluated like any others.
+    for (const e of list(child(a, "Array"), "Elems"))
+      this.checkArgs("assignment", [this.word(child(e, "Value"))]);
+    const prev = this.vars.has(name) ? this.vars.get(name) : name === "IFS" ? DEFAULT_IFS : null;
+    let known = child(a, "Array") || child(a, "Index") || !value?.literal ? null : value.value;
+    if (!value && !child(a, "Array")) known = prev ?? null; // `declare X`: unchanged
+    if (flag(a, "Append")) known = known !== null && prev != null ? prev + known : null;
+    // Assigned in a branch, loop, function or subshell, the value may or may not hold afterwards
+    // (`G=git; false && G=ls; $G push`): unknown from here on, like IFS.
+    if (name !== "IFS") this.vars.set(name, top ? known : null);
+    else {
+      this.ifsWrites++;
+      this.setIfs(top ? known : null);
+    }
+  }
+
+  /** `set -- a b`, `set a b`: new positional parameters (unknown unless set unconditionally). */
+  private setPositional(args: readonly Arg[], top: boolean): void {
+    let i = 0;
+    for (; i < args.length; i++) {
+      const v = (args[i] as Arg).value;
+      if (v === "--" || v === "-") {
+        i++;
+        break;
+      }
+      if (!/^[-+]/.test(v)) break;
+      if (/^[-+][a-zA-Z]*o$/.test(v)) i++; // `set -o pipefail`
+    }
+    if (i > args.length || (i === args.length && !args.some((a) => a.value === "--" || a.value === "-")))
+      return;
+    this.forgetArgs();
+    const values = args.slice(i);
+    values.forEach((a, k) => this.vars.set(String(k + 1), a.literal ? a.value : null));
+    // `set -- $X` with X unknown may set any number of them.
+    this.vars.set("#", top && values.every((a) => a.literal) ? String(values.length) : null);
+  }
+
+  private forgetArgs(): void {
+    for (const k of [...this.vars.keys()]) if (ARGS.test(k)) this.vars.delete(k);
+  }
+
+  private command(cmd: Node | null, stdin: Stdin, top = false): void {
     if (!cmd) return;
     switch (nodeType(cmd)) {
       case "CallExpr":
-        this.callExpr(cmd, stdin);
+        this.callExpr(cmd, stdin, top);
         return;
       case "BinaryCmd": {
         const x = child(cmd, "X");
         const y = child(cmd, "Y");
         const op = num(cmd, "Op");
-        if (x) this.stmt(x, stdin);
-        if (y) this.stmt(y, op === Op.Pipe || op === Op.PipeAll ? pipeSource(x, this.env()) : stdin);
+        if (op === Op.Pipe || op === Op.PipeAll) {
+          // Each side of a pipe is a subshell: everything in it runs, and its variables end with it.
+          if (x) this.subshell(() => this.stmt(x, stdin, true));
+          if (y) this.subshell(() => this.stmt(y, pipeSource(x, this.env()), true));
+          return;
+        }
+        // The left side of `a && b` / `a || b` always runs; the right side may not, unless the left
+        // is a literal `true`/`:` before `&&` or `false` before `||`.
+        if (x) this.stmt(x, stdin, top);
+        const runs = (op === Op.AndStmt && exitsWith(x, true)) || (op === Op.OrStmt && exitsWith(x, false));
+        if (y) this.stmt(y, stdin, top && runs);
         return;
       }
+      case "Subshell":
+        this.subshell(() => this.stmts(list(cmd, "Stmts"), stdin, true));
+        return;
+      case "Block":
+        // `{ …; }` runs in this shell, as unconditionally as the block itself.
+        this.stmts(list(cmd, "Stmts"), stdin, top);
+        return;
       case "DeclClause": {
         const variant = text(child(cmd, "Variant"), "Value");
         const args: Arg[] = [];
@@ -278,10 +434,12 @@ class Scan implements RuleScan {
           const name = text(child(a, "Name"), "Value");
           const value = child(a, "Value") ? this.word(child(a, "Value")) : null;
           if (name) {
-            this.vars.set(name, value?.literal ? value.value : value ? null : (this.vars.get(name) ?? null));
+            this.assign(a, value, top);
             args.push(plainArg(value ? `${name}=${value.value}` : name));
           } else if (value) args.push(value);
           if (value) this.checkArgs(variant, [value]);
+          // `declare -n r=I\FS` makes r another name for IFS.
+          if (value && IFS_NAME.test(value.value)) this.ifsUnknowable();
         }
         const why = envDumpRefusal(variant, args);
         if (why) this.block(why);
@@ -293,35 +451,87 @@ class Scan implements RuleScan {
         if (inner) this.stmt(inner, stdin);
         return;
       }
-      default:
+      default: {
+        // A function's body sees the arguments of each call, not the current `$1`, `$@`.
+        const saved = nodeType(cmd) === "FuncDecl" ? [...this.vars].filter(([k]) => ARGS.test(k)) : null;
+        if (saved) {
+          this.forgetArgs();
+          this.vars.set("#", null);
+        }
         // if/while/for/case/[[ ]]/(( ))/subshells/blocks/functions: check everything inside.
         forEachNested(cmd, (n, type) =>
           type === "Stmt" ? this.stmt(n, stdin) : this.stmts(list(n, "Stmts"), NONE),
         );
+        if (saved) {
+          this.forgetArgs();
+          for (const [k, v] of saved) this.vars.set(k, v);
+        }
+      }
     }
   }
 
-  private callExpr(call: Node, stdin: Stdin): void {
+  /** Runs `check` as a subshell: the variables and directory it sets end with it. */
+  private subshell(check: () => void): void {
+    const vars = new Map(this.vars);
+    const cwd = this.cwd;
+    try {
+      check();
+    } finally {
+      this.vars.clear();
+      for (const [k, v] of vars) this.vars.set(k, v);
+      this.cwd = cwd;
+    }
+  }
+
+  private ifsUnknowable(): void {
+    this.ifsOpaque = true;
+    this.setIfs(null);
+  }
+
+  private callExpr(call: Node, stdin: Stdin, top: boolean): void {
+    // Bash expands the words before the assignments in front of them take effect (`X=ls $X` runs the
+    // old $X, `IFS=, $cmd` splits on the old IFS), and splits unquoted expansions into several words
+    // (`CMD="rm -rf"; $CMD /`, `git${IFS}push`).
+    const words = list(call, "Args");
+    const argv = words.flatMap((w) => this.fields(w));
+    const ifsBefore = this.vars.has("IFS") ? this.vars.get("IFS") : undefined;
+    // With IFS unknown (set in a branch, or in a way not followed), unquoted expansions count as run-time
+    // text. That loses a known command word (`$X origin` with X="git push"), so the command is also
+    // checked as split on the default IFS, which is what it is whenever the unknown write did not happen.
+    let splitByDefault: Arg[] | null = null;
+    if (ifsBefore === null) {
+      const vars = new Map(this.vars);
+      vars.delete("IFS");
+      const alt = words.flatMap((w) => evalFields(w, { ...this.env(), vars }).fields);
+      if (alt.map((a) => a.value).join("\0") !== argv.map((a) => a.value).join("\0")) splitByDefault = alt;
+    }
     const assigns: string[] = [];
     for (const a of list(call, "Assigns")) {
       const name = text(child(a, "Name"), "Value");
       const value = this.word(child(a, "Value"));
       this.checkArgs("assignment", [value]);
-      this.vars.set(name, value.literal ? value.value : null);
+      this.assign(a, child(a, "Value") ? value : plainArg(""), top);
       assigns.push(`${name}=${value.value}`);
     }
-    // Unquoted expansions with blanks split into several words (`CMD="rm -rf"; $CMD /`).
-    const argv = list(call, "Args")
-      .map((w) => this.word(w))
-      .flatMap((a) =>
-        a.split
-          ? a.value
-              .split(/\s+/)
-              .filter(Boolean)
-              .map((v) => plainArg(v))
-          : [a],
-      );
-    if (argv.length > 0) this.argv(argv, stdin, assigns);
+    const head = argv[0];
+    if (!head) return;
+    const callTop = this.callTop;
+    this.callTop = top;
+    try {
+      this.argv(argv, stdin, assigns);
+    } finally {
+      this.callTop = callTop;
+    }
+    const why = splitByDefault && this.probeArgv(splitByDefault, stdin, assigns);
+    if (why) this.block(why);
+    // `read IFS`, `unset IFS`, `printf -v IFS`, `getopts … IFS`: IFS changes in ways not followed here.
+    if (argv.slice(1).some((a) => IFS_NAME.test(a.value))) this.ifsUnknowable();
+    if (list(call, "Assigns").some((a) => text(child(a, "Name"), "Value") === "IFS")) {
+      // `IFS=, cmd` sets IFS for cmd alone in bash; sh and bash --posix keep it after a special builtin.
+      this.setIfs(head.literal && !SPECIAL_BUILTINS.has(head.value) ? ifsBefore : null);
+    }
+    if (head.value === "set") this.setPositional(argv.slice(1), top);
+    if (head.value === "shift") this.vars.set("#", null);
   }
 
   /** Checks one simple command given as evaluated words. */
@@ -373,12 +583,12 @@ class Scan implements RuleScan {
     }
   }
 
-  private probeArgv(argv: readonly Arg[], stdin: Stdin): string | null {
+  private probeArgv(argv: readonly Arg[], stdin: Stdin, assigns: readonly string[] = []): string | null {
     const before = this.reasons.length;
     const saved = this.cwd;
     this.probes++;
     try {
-      this.argv(argv, stdin);
+      this.argv(argv, stdin, assigns);
     } finally {
       this.probes--;
       this.cwd = saved;
@@ -387,4 +597,44 @@ class Scan implements RuleScan {
     this.reasons.length = before;
     return found;
   }
+}
+
+/** Whether `stmt` certainly exits with success (`true`, `:`, `true && true`) or failure (`false`). */
+function exitsWith(stmt: Node | null, success: boolean): boolean {
+  const cmd = child(stmt, "Cmd");
+  if (!cmd || list(stmt, "Redirs").length || flag(stmt, "Negated")) return false;
+  if (nodeType(cmd) === "BinaryCmd") {
+    const op = num(cmd, "Op");
+    const [x, y] = [child(cmd, "X"), child(cmd, "Y")];
+    if (op !== Op.AndStmt && op !== Op.OrStmt) return false;
+    // `x && y` runs y only when x succeeds, `x || y` only when x fails; otherwise x's status stands.
+    const goesOn = op === Op.AndStmt;
+    if (exitsWith(x, goesOn)) return exitsWith(y, success);
+    return exitsWith(x, !goesOn) && success === !goesOn;
+  }
+  if (nodeType(cmd) !== "CallExpr" || list(cmd, "Assigns").length) return false;
+  const args = list(cmd, "Args");
+  const parts = args.length === 1 ? list(args[0] ?? null, "Parts") : [];
+  const word =
+    parts.length === 1 && nodeType(parts[0] ?? null) === "Lit" ? text(parts[0] ?? null, "Value") : "";
+  return success ? word === "true" || word === ":" : word === "false";
+}
+
+/**
+ * True when shell text names IFS other than in `$IFS`/`${IFS…}` or a plain `IFS=…` assignment: such
+ * text may change IFS in ways the scan does not follow (`read IFS`, `unset IFS`, `for IFS in`,
+ * `((IFS=1))`, `declare -n r=IFS`). Names in quoted data (`grep IFS`) count too, which only costs
+ * precision.
+ */
+function writesIfsOddly(file: Node): boolean {
+  const plain = new Set<number>();
+  let odd = false;
+  walkAll(file, (n, type) => {
+    if (type === "ParamExp") plain.add(offset(child(n, "Param")));
+    else if (type === "CallExpr" || type === "DeclClause")
+      for (const a of list(n, type === "CallExpr" ? "Assigns" : "Args")) plain.add(offset(child(a, "Name")));
+    else if ((type === "Lit" && !plain.has(offset(n))) || type === "SglQuoted")
+      odd ||= IFS_NAME.test(text(n, "Value"));
+  });
+  return odd;
 }

@@ -39,7 +39,13 @@ export interface RuleScan {
    * Parses and checks a script's shell text. `positional` ($0, $1, …) replaces the caller's for the
    * script; unless `inherit`, the script's cd and variables end with it, as in a child shell.
    */
-  childShell(src: string, label: string, positional: readonly Arg[] | null, inherit?: boolean): void;
+  childShell(
+    src: string,
+    label: string,
+    positional: readonly Arg[] | null,
+    inherit?: boolean,
+    stdin?: Stdin,
+  ): void;
   /** Runs `check`; the refusals it records are prefixed with `where` (e.g. "in the script x.sh"). */
   within(where: string, check: () => void): void;
   readonly scripts: ScriptState;
@@ -61,7 +67,7 @@ export function applyCommandRules(
     const inner = unwrap(name, args);
     if (inner.kind === "argv") scan.argv(inner.argv, stdin, [...assigns, ...(inner.assigns ?? [])]);
     // `… | env -S 'sh'`: the string's commands read the wrapper's stdin.
-    else if (inner.kind === "source") scan.source(inner.source, inner.label, stdin);
+    else if (inner.kind === "source") scan.childShell(inner.source, inner.label, null, false, stdin);
     else if (name === "env") refuse(envDumpRefusal("env", args));
     return;
   }
@@ -155,7 +161,7 @@ export function applyCommandRules(
           assigns,
         );
       // A `!sh` alias or `submodule foreach sh` reads git's stdin like any -c string.
-      else if (outcome.kind === "source") scan.source(outcome.source, outcome.label, stdin);
+      else if (outcome.kind === "source") scan.childShell(outcome.source, outcome.label, null, false, stdin);
       return;
     }
     case "gh":
@@ -173,7 +179,8 @@ export function applyCommandRules(
     case "bunx": {
       // npx runs a package binary: check that command; `-c` takes a shell string.
       const at = args.findIndex((a) => a.value === "-c" || a.value === "--call");
-      if (at !== -1) return scan.source(args[at + 1]?.value ?? "", `${name} -c string`, stdin);
+      if (at !== -1)
+        return scan.childShell(args[at + 1]?.value ?? "", `${name} -c string`, null, false, stdin);
       const rest = args.filter(
         (a, k) =>
           !(a.value.startsWith("-") || args[k - 1]?.value === "-p" || args[k - 1]?.value === "--package"),
@@ -222,7 +229,7 @@ function shellRule(scan: RuleScan, name: string, args: readonly Arg[], stdin: St
         );
       }
       // `curl … | bash -c 'sh'`: the -c string's commands inherit the shell's stdin.
-      return scan.source(src.value, `the ${name} -c string`, stdin);
+      return scan.childShell(src.value, `the ${name} -c string`, null, false, stdin);
     }
     // `bash -n x.sh` only parses the script (noexec).
     if (/^-[a-zA-Z]*n[a-zA-Z]*$/.test(v) || (v === "-o" && args[i + 1]?.value === "noexec")) return;
@@ -242,7 +249,7 @@ function shellRule(scan: RuleScan, name: string, args: readonly Arg[], stdin: St
       );
     return checkScript(scan, script, { kind: "shell", name }, args.slice(i + 1));
   }
-  if (stdin.kind === "text") scan.source(stdin.text, `the script fed to ${name}`);
+  if (stdin.kind === "text") scan.childShell(stdin.text, `the script fed to ${name}`, null);
   else if (stdin.kind === "file") stdinScript(scan, name, stdin.file, { kind: "shell", name });
   else if (stdin.kind === "unknown")
     scan.block(

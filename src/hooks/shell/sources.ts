@@ -2,7 +2,7 @@
 // commands, git settings passed through the environment.
 import path from "node:path";
 import { Op, child, list, nodeType, num, text, type Node } from "./syntax.js";
-import { DYN, echoText, evalWord, plainArg, printfText, type Arg, type WordEnv } from "./words.js";
+import { DYN, echoText, evalArgv, evalWord, plainArg, printfText, type Arg, type WordEnv } from "./words.js";
 import { show, type Stdin } from "./rules/context.js";
 
 /** What a pipeline's left side writes, when it is literal text (echo, printf, cat <<EOF). */
@@ -10,7 +10,7 @@ export function pipeSource(stmt: Node | null, env: WordEnv): Stdin {
   const cmd = child(stmt, "Cmd");
   const type = nodeType(cmd);
   if (type === "CallExpr") {
-    const args = list(cmd, "Args").map((w) => evalWord(w, env));
+    const args = evalArgv(list(cmd, "Args"), env);
     const name = path.basename(args[0]?.value ?? "");
     const rest = args.slice(1).map((a) => a.value);
     if (name === "echo") return { kind: "text", text: echoText(rest) };

@@ -91,3 +91,17 @@ export function forEachNested(root: Node, visit: (node: Node, type: string) => v
     return true;
   });
 }
+
+/** Visits every node under `root` (itself included), parents before children. */
+export function walkAll(root: Node, visit: (node: Node, type: string) => void): void {
+  sh.syntax.Walk(root, (n) => {
+    if (n) visit(n as Node, sh.syntax.NodeType(n));
+    return true;
+  });
+}
+
+/** Where a node starts in the parsed text (the tree hands out fresh wrappers, so nodes are told apart by place). */
+export function offset(node: Node | null): number {
+  const pos = (node as { Pos?: () => { Offset: () => number } } | null)?.Pos;
+  return typeof pos === "function" ? pos.call(node).Offset() : -1;
+}
