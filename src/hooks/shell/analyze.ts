@@ -57,6 +57,13 @@ export function analyzeCommand(command: string, options: GateOptions): Verdict {
         `Blocked: this command both writes and runs the script ${run.shown}, so the gate cannot check the text that would run. Write the script first, then run it in a separate command so the gate can read it.`,
       );
   }
+  // `echo '{…}' > package.json && npm test`, `npm pkg set scripts.test=… && npm test`: likewise.
+  const pkgWrites = [...scan.written, ...scan.scripts.packageWrites];
+  const pkg = scan.scripts.packages.find((p) => pkgWrites.some((w) => isInside(p.abs, w)));
+  if (pkg)
+    scan.block(
+      `Blocked: this command both writes ${pkg.shown} and runs a package script from it, so the gate cannot check the script that would run. Edit package.json first, then run the script in a separate command so the gate can read it.`,
+    );
   const reason = scan.reasons[0];
   return reason === undefined ? { allowed: true } : { allowed: false, reason };
 }

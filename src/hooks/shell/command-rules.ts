@@ -14,6 +14,7 @@ import { SQL_CLIENTS, sqlRefusal } from "./rules/sql.js";
 import { DEPLOY_TOOLS, deployRefusal } from "./rules/deploy.js";
 import { codeRefusal, inlineCode, interpreterLang, scriptFileArg } from "./rules/code.js";
 import { SHELLS, checkScript, type Runner, type ScriptState } from "./scripts.js";
+import { checkPackageScripts } from "./package-scripts.js";
 
 const NONE: Stdin = { kind: "none" };
 
@@ -206,6 +207,7 @@ export function applyCommandRules(
   refuse(diskRefusal(name, args));
   if (SQL_CLIENTS.has(name)) refuse(sqlRefusal(name, args, stdin));
   if (DEPLOY_TOOLS.has(name)) refuse(deployRefusal(name, args));
+  if (name === "npm" || name === "pnpm" || name === "yarn") checkPackageScripts(scan, name, args);
 }
 
 /** `bash -c STRING`, `bash SCRIPT`, `… | bash`: check the text the shell would run, or refuse when it is unknowable. */

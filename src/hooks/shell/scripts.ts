@@ -16,12 +16,12 @@ export const MAX_SCRIPT_BYTES = 256 * 1024;
 /** A script running a script running a script…: the gate stops reading at this depth and refuses. */
 export const MAX_SCRIPT_DEPTH = 4;
 /** Script checks per command line, so that scripts calling each other many times cannot blow up the work. */
-const MAX_SCRIPT_CHECKS = 40;
+export const MAX_SCRIPT_CHECKS = 40;
 /**
  * Script text checked per command line, all scripts together: dense shell takes up to 2 s per
  * 100 KiB to check, and the hook must decide well inside its 10 s watchdog.
  */
-const MAX_TOTAL_BYTES = MAX_SCRIPT_BYTES;
+export const MAX_TOTAL_BYTES = MAX_SCRIPT_BYTES;
 
 export type ScriptFile =
   | { readonly kind: "text"; readonly text: string }
@@ -51,10 +51,14 @@ export interface ScriptState {
   readonly files: Map<string, ScriptFile>;
   /** Absolute paths of every script the command runs, for the same-command write check. */
   readonly runs: { readonly abs: string; readonly shown: string }[];
+  /** package.json files whose scripts the command runs (npm test, yarn build), for the same check. */
+  readonly packages: { readonly abs: string; readonly shown: string }[];
+  /** package.json files the command changes through the package manager (`npm pkg set`). */
+  readonly packageWrites: string[];
 }
 
 export function newScriptState(): ScriptState {
-  return { depth: 0, checks: 0, bytes: 0, files: new Map(), runs: [] };
+  return { depth: 0, checks: 0, bytes: 0, files: new Map(), runs: [], packages: [], packageWrites: [] };
 }
 
 const RUN_SEPARATELY = "Write the script first, then run it in a separate command so the gate can read it.";
@@ -118,8 +122,18 @@ export function shebang(text: string): { readonly interp: string; readonly progr
   return { interp, program: "env" };
 }
 
+/** Reads a file once per command line. */
+export function readCached(state: ScriptState, abs: string): ScriptFile {
+  let f = state.files.get(abs);
+  if (!f) {
+    f = readScript(abs);
+    state.files.set(abs, f);
+  }
+  return f;
+}
+
 /** Whether the file (after symlinks) lies in the workspace or a temp directory. */
-function agentWritable(abs: string, scan: RuleScan): boolean {
+export function agentWritable(abs: string, scan: RuleScan): boolean {
   const where = scan.where();
   const real = realOrSelf(abs);
   return [where.workspace, ...where.tempDirs].some(
@@ -199,14 +213,7 @@ export function checkScript(scan: RuleScan, file: Arg, runner: Runner, args: rea
     return block(
       `Blocked: the command runs more than ${MAX_SCRIPT_CHECKS} scripts, too many to check. Run fewer scripts per command.`,
     );
-  const read = (p: string): ScriptFile => {
-    let f = state.files.get(p);
-    if (!f) {
-      f = readScript(p);
-      state.files.set(p, f);
-    }
-    return f;
-  };
+  const read = (p: string): ScriptFile => readCached(state, p);
   let f = read(abs);
   if (runner.kind === "code") {
     const entry = entryPoint(abs, runner.lang, f, read);
