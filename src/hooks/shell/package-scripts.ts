@@ -5,14 +5,7 @@ import path from "node:path";
 import { DYN, plainArg, type Arg } from "./words.js";
 import { show } from "./rules/context.js";
 import type { RuleScan } from "./command-rules.js";
-import {
-  MAX_SCRIPT_BYTES,
-  MAX_SCRIPT_CHECKS,
-  MAX_SCRIPT_DEPTH,
-  MAX_TOTAL_BYTES,
-  agentWritable,
-  readCached,
-} from "./scripts.js";
+import { MAX_SCRIPT_BYTES, agentWritable, checkNested, nestingRefusal, readCached } from "./scripts.js";
 
 export type PackageManager = "npm" | "pnpm" | "yarn";
 
@@ -190,26 +183,10 @@ export function checkPackageScripts(scan: RuleScan, pm: PackageManager, args: re
       const text = Object.hasOwn(table, key) ? table[key] : undefined;
       if (typeof text !== "string") continue;
       const label = `the ${pm} script "${key}"`;
-      if (state.depth >= MAX_SCRIPT_DEPTH)
-        return block(
-          `Blocked: ${label} is run by scripts nested more than ${MAX_SCRIPT_DEPTH} deep; the gate stops reading there. Run the inner script directly.`,
-        );
-      if (++state.checks > MAX_SCRIPT_CHECKS)
-        return block(
-          `Blocked: the command runs more than ${MAX_SCRIPT_CHECKS} scripts, too many to check. Run fewer scripts per command.`,
-        );
+      const nested = nestingRefusal(state, label);
+      if (nested) return block(nested);
       const src = withArgs && suffix ? `${text} ${suffix}` : text;
-      state.bytes += src.length;
-      if (state.bytes > MAX_TOTAL_BYTES)
-        return block(
-          `Blocked: the scripts this command runs hold more than ${MAX_TOTAL_BYTES / 1024} KiB of text, too much to check. Run fewer or smaller scripts per command.`,
-        );
-      state.depth++;
-      try {
-        scan.within(`in ${label}`, () => scan.childShell(src, label, [plainArg("sh")]));
-      } finally {
-        state.depth--;
-      }
+      if (!checkNested(scan, src, `in ${label}`, () => scan.childShell(src, label, [plainArg("sh")]))) return;
     }
   }
 }

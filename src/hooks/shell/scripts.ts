@@ -14,14 +14,14 @@ export const SHELLS = new Set(["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash"
 /** Larger scripts are refused rather than checked: reading and parsing must stay well inside the hook's deadline. */
 export const MAX_SCRIPT_BYTES = 256 * 1024;
 /** A script running a script running a script…: the gate stops reading at this depth and refuses. */
-export const MAX_SCRIPT_DEPTH = 4;
+const MAX_SCRIPT_DEPTH = 4;
 /** Script checks per command line, so that scripts calling each other many times cannot blow up the work. */
-export const MAX_SCRIPT_CHECKS = 40;
+const MAX_SCRIPT_CHECKS = 40;
 /**
  * Script text checked per command line, all scripts together: dense shell takes up to 2 s per
  * 100 KiB to check, and the hook must decide well inside its 10 s watchdog.
  */
-export const MAX_TOTAL_BYTES = MAX_SCRIPT_BYTES;
+const MAX_TOTAL_BYTES = MAX_SCRIPT_BYTES;
 
 export type ScriptFile =
   | { readonly kind: "text"; readonly text: string }
@@ -205,14 +205,8 @@ export function checkScript(scan: RuleScan, file: Arg, runner: Runner, args: rea
       `Blocked: the script ${shown} is run after a cd to a directory only known at run time, so the gate cannot find it. cd to a literal path first.`,
     );
   let abs = path.resolve(scan.cwd ?? "/", file.value);
-  if (state.depth >= MAX_SCRIPT_DEPTH)
-    return block(
-      `Blocked: ${shown} is run by scripts nested more than ${MAX_SCRIPT_DEPTH} deep; the gate stops reading there. Run the inner script directly.`,
-    );
-  if (++state.checks > MAX_SCRIPT_CHECKS)
-    return block(
-      `Blocked: the command runs more than ${MAX_SCRIPT_CHECKS} scripts, too many to check. Run fewer scripts per command.`,
-    );
+  const nested = nestingRefusal(state, shown);
+  if (nested) return block(nested);
   const read = (p: string): ScriptFile => readCached(state, p);
   let f = read(abs);
   if (runner.kind === "code") {
@@ -249,17 +243,42 @@ export function checkScript(scan: RuleScan, file: Arg, runner: Runner, args: rea
     case "text":
       break;
   }
-  state.bytes += f.text.length;
-  if (state.bytes > MAX_TOTAL_BYTES)
-    return block(
-      `Blocked: the scripts this command runs hold more than ${MAX_TOTAL_BYTES / 1024} KiB of text, too much to check. Run fewer or smaller scripts per command.`,
-    );
+  checkNested(scan, f.text, `in the script ${shown}`, () => runText(scan, f.text, file, runner, args));
+}
+
+/**
+ * Why the gate stops reading before one more script (too deeply nested, or too many), or null.
+ * Counts the script toward the per-command limit.
+ */
+export function nestingRefusal(state: ScriptState, shown: string): string | null {
+  if (state.depth >= MAX_SCRIPT_DEPTH)
+    return `Blocked: ${shown} is run by scripts nested more than ${MAX_SCRIPT_DEPTH} deep; the gate stops reading there. Run the inner script directly.`;
+  if (++state.checks > MAX_SCRIPT_CHECKS)
+    return `Blocked: the command runs more than ${MAX_SCRIPT_CHECKS} scripts, too many to check. Run fewer scripts per command.`;
+  return null;
+}
+
+/**
+ * Checks a script's `text` one level deeper, its refusals prefixed with `where`. Returns false
+ * (refused, unless probing) when the text would take the command past its size budget.
+ */
+export function checkNested(scan: RuleScan, text: string, where: string, check: () => void): boolean {
+  const state = scan.scripts;
+  state.bytes += text.length;
+  if (state.bytes > MAX_TOTAL_BYTES) {
+    if (!scan.probing)
+      scan.block(
+        `Blocked: the scripts this command runs hold more than ${MAX_TOTAL_BYTES / 1024} KiB of text, too much to check. Run fewer or smaller scripts per command.`,
+      );
+    return false;
+  }
   state.depth++;
   try {
-    scan.within(`in the script ${shown}`, () => runText(scan, f.text, file, runner, args));
+    scan.within(where, check);
   } finally {
     state.depth--;
   }
+  return true;
 }
 
 function runText(scan: RuleScan, text: string, file: Arg, runner: Runner, args: readonly Arg[]): void {
