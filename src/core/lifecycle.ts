@@ -1,7 +1,7 @@
 // The task state machine and the ledger operations built on it. Pure: every function takes the
 // ledger and returns a decision or mutates the draft it is given; the ledger store retries them
 // on a fresh copy when a concurrent writer won the race, so each must be safe to re-apply.
-import type { Ledger, Task, TaskState } from "./ledger.js";
+import { type Ledger, type Task, TASK_STATES, type TaskState } from "./ledger.js";
 
 /** Allowed moves. Terminal states (`done`, `cancelled`) end a task; a new label makes a new task. */
 const NEXT: Readonly<Record<TaskState, readonly TaskState[]>> = {
@@ -17,19 +17,11 @@ const NEXT: Readonly<Record<TaskState, readonly TaskState[]>> = {
   cancelled: [],
 };
 
-export const OPEN_STATES: readonly TaskState[] = [
-  "awaiting-approval",
-  "queued",
-  "deferred",
-  "running",
-  "pr-open",
-  "reviewed",
-  "blocked",
-  "failed",
-];
+export const TERMINAL_STATES: readonly TaskState[] = ["done", "cancelled"];
+/** Every state a task can still leave: all but the terminal ones. */
+export const OPEN_STATES: readonly TaskState[] = TASK_STATES.filter((s) => !TERMINAL_STATES.includes(s));
 /** Pending = work the repository is committed to: the pending cap counts these. */
 export const PENDING_STATES: readonly TaskState[] = ["awaiting-approval", "queued", "running"];
-export const TERMINAL_STATES: readonly TaskState[] = ["done", "cancelled"];
 
 export function canTransition(from: TaskState, to: TaskState): boolean {
   return NEXT[from].includes(to);

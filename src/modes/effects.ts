@@ -6,7 +6,7 @@ import type { Config } from "../config.js";
 import type { GitHub } from "../adapters/github.js";
 import { stateLabel } from "../core/labels.js";
 import type { Ledger, Task } from "../core/ledger.js";
-import { openTaskForIssue } from "../core/lifecycle.js";
+import { openTaskForIssue, TERMINAL_STATES } from "../core/lifecycle.js";
 import { renderStatusComment, STATUS_MARKER } from "../core/status.js";
 
 export interface MirrorOptions {
@@ -56,8 +56,7 @@ export async function mirrorTask(
       if (from) await gh.removeLabel(task.issue, stateLabel(from));
       // An ended task releases the trigger label, so the sweep does not take the issue again;
       // adding the label anew asks for new work.
-      if (task.state === "done" || task.state === "cancelled")
-        await gh.removeLabel(task.issue, config.triggerLabel);
+      if (TERMINAL_STATES.includes(task.state)) await gh.removeLabel(task.issue, config.triggerLabel);
     }
     if (!commentIsFresh) {
       await gh.upsertComment(

@@ -19,6 +19,7 @@ import {
 import { admitAndClaim, untrackedDependencies } from "../core/queue.js";
 import { DUPLICATE_LABEL, labelDefinitions } from "../core/labels.js";
 import type { Ledger, Task } from "../core/ledger.js";
+import { openTaskForIssue } from "../core/lifecycle.js";
 import { renderNotice, renderStatusComment } from "../core/status.js";
 import type { ModeContext } from "./context.js";
 import { mirrorChanges } from "./effects.js";
@@ -293,10 +294,7 @@ async function gatherEvent(ctx: ModeContext, ledger: Ledger, work: EventWork): P
       return;
     }
     work.approvals.push({ issue: issue.number, sender });
-    if (
-      hasLabel(config.triggerLabel) &&
-      !ledger.tasks.some((t) => t.issue === issue.number && t.state !== "done" && t.state !== "cancelled")
-    ) {
+    if (hasLabel(config.triggerLabel) && !openTaskForIssue(ledger, issue.number)) {
       // Both labels at once: this run may see the issue before the trigger's run does.
       const actor = (await gh.labelActors(issue.number)).get(config.triggerLabel.toLowerCase());
       if (actor) {
