@@ -110,47 +110,43 @@ describe("dependencies end to end", () => {
     return { a, b };
   }
 
-  /** A's pull request, as run mode opens it. */
-  async function openPullFor(gh: GitHub, branch: string, issue: number) {
-    const { data } = await gh.octokit.rest.pulls.create({
-      owner: fake.owner,
-      repo: fake.repo,
+  /** A's task with an open PR, as run mode leaves it (and labelled as run mode labels its PRs). */
+  async function openPullFor(issue: number) {
+    const gh = new GitHub({ token: fake.token, apiUrl: fake.url, owner: fake.owner, repo: fake.repo });
+    const task = await taskOf(issue);
+    const branch = `auto/docs/${task.id}`;
+    await fake.commitFile(branch, "docs/api.md", "# API\n", "Write the API reference");
+    const { owner, repo } = fake;
+    const { data: pr } = await gh.octokit.rest.pulls.create({
+      owner,
+      repo,
       head: branch,
       base: "main",
       title: "Write the API reference",
       body: `Fixes #${issue}`,
     });
-    return data;
-  }
-
-  it("holds B while A runs and claims it in the sweep that sees A's PR merged", async () => {
-    const { a, b } = await dependentPair();
-    const gh = new GitHub({ token: fake.token, apiUrl: fake.url, owner: fake.owner, repo: fake.repo });
-    const aTask = await taskOf(a);
-    const branch = `auto/docs/${aTask.id}`;
-    await fake.commitFile(branch, "docs/api.md", "# API\n", "Write the API reference");
-    const pr = await openPullFor(gh, branch, a);
+    await gh.octokit.rest.issues.addLabels({ owner, repo, issue_number: pr.number, labels: ["aegis"] });
     await mutateLedger(fake, (ledger) => {
-      const t = ledger.tasks.find((x) => x.id === aTask.id)!;
+      const t = ledger.tasks.find((x) => x.id === task.id)!;
       transition(t, { to: "pr-open", actor: "aegis", reason: "opened", now: new Date().toISOString() });
       t.branch = branch;
       t.pr = { number: pr.number, url: pr.html_url };
     });
-    // Labelled as aegis labels its PRs: while open, the sweep's issue listing shows it, so the
-    // sweep reads no pull request of its own.
-    await gh.octokit.rest.issues.addLabels({
-      owner: fake.owner,
-      repo: fake.repo,
-      issue_number: pr.number,
-      labels: ["aegis"],
-    });
+    const merge = () => gh.octokit.rest.pulls.merge({ owner, repo, pull_number: pr.number });
+    return { number: pr.number, merge };
+  }
+
+  it("holds B while A runs and claims it in the sweep that sees A's PR merged", async () => {
+    const { a, b } = await dependentPair();
+    // While open, the sweep's labelled-issue listing shows the PR, so it reads no PR of its own.
+    const pr = await openPullFor(a);
     fake.resetCalls();
     const waiting = expectSuccess(await plan(scheduleEvent(fake)));
     expect(fake.calls.filter((c) => c.route.endsWith("/pulls/{pull_number}"))).toEqual([]);
     expect((await taskOf(a)).state).toBe("pr-open");
     expect((await taskOf(b)).state).toBe("queued");
     await waiting.cleanup();
-    await gh.octokit.rest.pulls.merge({ owner: fake.owner, repo: fake.repo, pull_number: pr.number });
+    await pr.merge();
 
     const sweep = expectSuccess(await plan(scheduleEvent(fake)));
     expect((await taskOf(a)).state).toBe("done");
@@ -162,18 +158,8 @@ describe("dependencies end to end", () => {
 
   it("A's merged-PR event ends A and claims B in that same run, with no request for the PR", async () => {
     const { a, b } = await dependentPair();
-    const gh = new GitHub({ token: fake.token, apiUrl: fake.url, owner: fake.owner, repo: fake.repo });
-    const aTask = await taskOf(a);
-    const branch = `auto/docs/${aTask.id}`;
-    await fake.commitFile(branch, "docs/api.md", "# API\n", "Write the API reference");
-    const pr = await openPullFor(gh, branch, a);
-    await mutateLedger(fake, (ledger) => {
-      const t = ledger.tasks.find((x) => x.id === aTask.id)!;
-      transition(t, { to: "pr-open", actor: "aegis", reason: "opened", now: new Date().toISOString() });
-      t.branch = branch;
-      t.pr = { number: pr.number, url: pr.html_url };
-    });
-    await gh.octokit.rest.pulls.merge({ owner: fake.owner, repo: fake.repo, pull_number: pr.number });
+    const pr = await openPullFor(a);
+    await pr.merge();
 
     fake.resetCalls();
     const closed = expectSuccess(await plan(await pullRequestClosedEvent(fake, pr.number, "maya")));

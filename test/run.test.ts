@@ -108,6 +108,17 @@ async function runScenario(s: Setup) {
   return { n, taskId, run, ledger, task, fake, model };
 }
 
+/** A pre-push check refused the work: the task failed, nothing was pushed, no PR. The comment's text. */
+async function refusedBeforePush(s: Awaited<ReturnType<typeof runScenario>>): Promise<string> {
+  expectSuccess(s.run);
+  expect(s.task.state).toBe("failed");
+  expect(await s.fake.branchSha(branchOf(s.taskId))).toBeNull();
+  expect(s.fake.pulls()).toHaveLength(0);
+  const failure = s.fake.comments(s.n).find((c) => c.body.includes("<!-- aegis:run-failure -->"));
+  expect(failure).toBeDefined();
+  return failure!.body;
+}
+
 const apiCalls = (f: FakeGitHub) => f.calls.filter((c) => !c.route.startsWith("GIT"));
 const branchOf = (taskId: string) => `auto/docs/${taskId}`;
 
@@ -278,33 +289,16 @@ describe("run mode", () => {
   });
 
   it("a session that writes the GitHub token into a file pushes nothing and the comment names the check", async () => {
-    const {
-      n,
-      taskId,
-      run,
-      task,
-      fake: f,
-    } = await runScenario({
+    const scenario = await runScenario({
       script: [commitFile("leak.txt", FAKE_TOKEN, "leak"), { text: "done\nTASK_COMPLETE" }],
     });
-    expectSuccess(run);
-    expect(task.state).toBe("failed");
-    expect(f.pulls()).toHaveLength(0);
-    expect(await f.branchSha(branchOf(taskId))).toBeNull();
-    const failure = f.comments(n).find((c) => c.body.includes("<!-- aegis:run-failure -->"));
-    expect(failure?.body).toContain("known-secret");
-    expect(failure?.body).not.toContain(f.token);
+    const failure = await refusedBeforePush(scenario);
+    expect(failure).toContain("known-secret");
+    expect(failure).not.toContain(scenario.fake.token);
   });
 
   it("a workflow file written through Bash (past the file hook) is stopped by the pre-push check", async () => {
-    const {
-      n,
-      taskId,
-      run,
-      task,
-      fake: f,
-      model: m,
-    } = await runScenario({
+    const scenario = await runScenario({
       script: [
         // The Bash gate reads gen.py, but a program that writes files is ordinary work to it; the
         // file hook never sees a path built at run time. The pre-push check is the backstop.
@@ -318,25 +312,14 @@ describe("run mode", () => {
         { text: "done\nTASK_COMPLETE" },
       ],
     });
-    expectSuccess(run);
-    expect(m.toolResults().map((r) => r.isError)).toEqual([false, false]);
-    expect(task.state).toBe("failed");
-    expect(await f.branchSha(branchOf(taskId))).toBeNull();
-    expect(f.pulls()).toHaveLength(0);
-    const failure = f.comments(n).find((c) => c.body.includes("<!-- aegis:run-failure -->"));
-    expect(failure?.body).toContain("protected-path");
-    expect(failure?.body).toContain(".github/workflows/x.yml");
+    expect(scenario.model.toolResults().map((r) => r.isError)).toEqual([false, false]);
+    const failure = await refusedBeforePush(scenario);
+    expect(failure).toContain("protected-path");
+    expect(failure).toContain(".github/workflows/x.yml");
   });
 
   it("a secret-like file and a token-shaped line are refused before the push; an example env file is not", async () => {
-    const {
-      n,
-      taskId,
-      run,
-      task,
-      fake: f,
-      model: m,
-    } = await runScenario({
+    const scenario = await runScenario({
       script: [
         bash(
           "echo 'DB_PASSWORD=hunter2hunter2' > .env && echo 'DB_PASSWORD=' > .env.example && git add .env .env.example && git commit -q -m env",
@@ -348,12 +331,8 @@ describe("run mode", () => {
         { text: "done\nTASK_COMPLETE" },
       ],
     });
-    expectSuccess(run);
-    expect(m.toolResults().map((r) => r.isError)).toEqual([false, false]);
-    expect(task.state).toBe("failed");
-    expect(await f.branchSha(branchOf(taskId))).toBeNull();
-    expect(f.pulls()).toHaveLength(0);
-    const failure = f.comments(n).find((c) => c.body.includes("<!-- aegis:run-failure -->"))!.body;
+    expect(scenario.model.toolResults().map((r) => r.isError)).toEqual([false, false]);
+    const failure = await refusedBeforePush(scenario);
     expect(failure).toContain("secret-file");
     expect(failure).toMatch(/\.env\b.*environment file/);
     expect(failure).not.toContain(".env.example");
@@ -363,26 +342,17 @@ describe("run mode", () => {
   });
 
   it("a change past the file and byte limits is refused before the push, naming both limits", async () => {
-    const {
-      n,
-      taskId,
-      run,
-      task,
-      fake: f,
-    } = await runScenario({
-      config: "run:\n  maxChangedFiles: 3\n  maxDiffBytes: 4000\n",
-      script: [
-        bash(
-          "mkdir -p docs && for i in 1 2 3 4 5; do head -c 1500 /dev/zero | tr '\\0' a > docs/part$i.md; done && git add docs && git commit -q -m parts",
-        ),
-        { text: "done\nTASK_COMPLETE" },
-      ],
-    });
-    expectSuccess(run);
-    expect(task.state).toBe("failed");
-    expect(await f.branchSha(branchOf(taskId))).toBeNull();
-    expect(f.pulls()).toHaveLength(0);
-    const failure = f.comments(n).find((c) => c.body.includes("<!-- aegis:run-failure -->"))!.body;
+    const failure = await refusedBeforePush(
+      await runScenario({
+        config: "run:\n  maxChangedFiles: 3\n  maxDiffBytes: 4000\n",
+        script: [
+          bash(
+            "mkdir -p docs && for i in 1 2 3 4 5; do head -c 1500 /dev/zero | tr '\\0' a > docs/part$i.md; done && git add docs && git commit -q -m parts",
+          ),
+          { text: "done\nTASK_COMPLETE" },
+        ],
+      }),
+    );
     expect(failure).toContain("changes 5 files; the limit is 3");
     expect(failure).toMatch(/the diff is \d+ bytes; the limit is 4000/);
   });
