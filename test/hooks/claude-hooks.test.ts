@@ -57,25 +57,33 @@ function runClaude(
   });
 }
 
+/**
+ * A workspace with a remote and one local commit the remote lacks (a push would show), and an
+ * empty home directory for the agent; names prefixed so tests do not share them.
+ */
+async function repoWithUnpushedCommit(prefix: string) {
+  const remote = path.join(root, `${prefix}remote.git`);
+  const ws = path.join(root, `${prefix}ws`);
+  const home = path.join(root, `${prefix}home`);
+  await mkdir(home);
+  await run("git", ["init", "-q", "--bare", "-b", "main", remote]);
+  await run("git", ["init", "-q", "-b", "main", ws]);
+  await git(ws, "config", "user.name", "aegis test");
+  await git(ws, "config", "user.email", "aegis@example.invalid");
+  await writeFile(path.join(ws, "README.md"), "# demo\n");
+  await git(ws, "add", ".");
+  await git(ws, "commit", "-qm", "init");
+  await git(ws, "remote", "add", "origin", remote);
+  await git(ws, "push", "-q", "origin", "main");
+  await writeFile(path.join(ws, "README.md"), "# changed locally\n");
+  await git(ws, "commit", "-qam", "local change that must not reach the remote");
+  return { remote, ws, home, remoteBefore: await git(remote, "rev-parse", "main") };
+}
+
 describe("claude with the aegis hooks", () => {
   it("blocks push, .git deletion and a wrapped home deletion; runs an ordinary command", async () => {
-    const remote = path.join(root, "remote.git");
-    const ws = path.join(root, "ws");
-    const home = path.join(root, "home");
-    await mkdir(home);
+    const { remote, ws, home, remoteBefore } = await repoWithUnpushedCommit("");
     await writeFile(path.join(home, "marker.txt"), "keep me\n");
-    await run("git", ["init", "-q", "--bare", "-b", "main", remote]);
-    await run("git", ["init", "-q", "-b", "main", ws]);
-    await git(ws, "config", "user.name", "aegis test");
-    await git(ws, "config", "user.email", "aegis@example.invalid");
-    await writeFile(path.join(ws, "README.md"), "# demo\n");
-    await git(ws, "add", ".");
-    await git(ws, "commit", "-qm", "init");
-    await git(ws, "remote", "add", "origin", remote);
-    await git(ws, "push", "-q", "origin", "main");
-    await writeFile(path.join(ws, "README.md"), "# changed locally\n");
-    await git(ws, "commit", "-qam", "local change that must not reach the remote");
-    const remoteBefore = await git(remote, "rev-parse", "main");
 
     fake = await startFakeAnthropic([
       {
@@ -126,22 +134,8 @@ describe("claude with the aegis hooks", () => {
   }, 120_000);
 
   it("reads a script the model wrote before running it, and refuses one written in the same command", async () => {
-    const remote = path.join(root, "scripts-remote.git");
-    const ws = path.join(root, "scripts-ws");
-    const home = path.join(root, "scripts-home");
+    const { remote, ws, home, remoteBefore } = await repoWithUnpushedCommit("scripts-");
     const marker = path.join(ws, "keep");
-    await mkdir(home);
-    await run("git", ["init", "-q", "--bare", "-b", "main", remote]);
-    await run("git", ["init", "-q", "-b", "main", ws]);
-    await git(ws, "config", "user.name", "aegis test");
-    await git(ws, "config", "user.email", "aegis@example.invalid");
-    await writeFile(path.join(ws, "README.md"), "# demo\n");
-    await git(ws, "add", ".");
-    await git(ws, "commit", "-qm", "init");
-    await git(ws, "remote", "add", "origin", remote);
-    await git(ws, "push", "-q", "origin", "main");
-    await git(ws, "commit", "-q", "--allow-empty", "-m", "local change that must not reach the remote");
-    const remoteBefore = await git(remote, "rev-parse", "main");
     await mkdir(marker);
     await writeFile(path.join(marker, "marker.txt"), "keep me\n");
 
