@@ -70,6 +70,12 @@ const run = z.strictObject({
   maxDiffBytes: posInt()
     .default(1_000_000)
     .describe("Largest diff (bytes) a change may have before the push is refused."),
+  sandbox: z
+    .enum(["user", "none"], { error: "expected `user` (the agent's own OS user) or `none`" })
+    .default("user")
+    .describe(
+      "`user`: the agent, its tools, the test command and the review run as a separate unprivileged OS user that cannot read the action's credentials; `none`: they share the runner's user (only where the room cannot be built).",
+    ),
 });
 
 const budgets = z.strictObject({

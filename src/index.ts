@@ -1,4 +1,11 @@
+import * as core from "@actions/core";
 import { run } from "./main.js";
+import { post, POST_MARK } from "./post.js";
 
-// The one entry point: everything, including the failure report, happens inside run().
-void run();
+// The one entry point, for the main step and the post step alike: everything, including the
+// failure report, happens inside run() or post().
+if (core.getState(POST_MARK) === "true") void post();
+else {
+  core.saveState(POST_MARK, "true");
+  void run();
+}

@@ -33,6 +33,7 @@ describe("config defaults", () => {
         protectedPaths: [],
         maxChangedFiles: 100,
         maxDiffBytes: 1_000_000,
+        sandbox: "user",
       });
       expect(config.budgets).toEqual({ perTaskUsd: 5, dailyUsd: 0, monthlyUsd: 0 });
       expect(config.review).toEqual({ maxFindings: 5, timeoutMinutes: 10 });

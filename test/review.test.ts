@@ -65,6 +65,8 @@ let tmp: string;
 let openai: FakeOpenAI | undefined;
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), "aegis-review-test-"));
+  // The in-process review builds its room here: a test user the suite's teardown removes.
+  process.env.AEGIS_ROOM_USER = "aegt-review-inproc";
   // @actions/core caches the summary path on first use: one file for the whole in-process run.
   process.env.GITHUB_STEP_SUMMARY = path.join(tmp, "summary.md");
 });

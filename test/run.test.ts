@@ -3,7 +3,7 @@
 // git smart-HTTP into the fake GitHub.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -357,7 +357,7 @@ describe("run mode", () => {
     expect(failure).toMatch(/the diff is \d+ bytes; the limit is 4000/);
   });
 
-  it("the agent's environment holds no GitHub token, inputs or runner tokens, and its HOME is fresh", async () => {
+  it("the agent's environment holds no GitHub token, inputs, runner tokens or model key, and its HOME is the room's", async () => {
     const {
       taskId,
       run,
@@ -381,7 +381,9 @@ describe("run mode", () => {
     });
     expectSuccess(run);
     expect(m.toolResults().map((r) => r.isError)).toEqual([false, false]);
-    const probe = await readFile(path.join(run.workspace, "probe.txt"), "utf8");
+    // The dump holds nothing secret (the model key is a placeholder), so it is pushed like any file.
+    expect(task.state).toBe("pr-open");
+    const probe = (await f.readFile(branchOf(taskId), "probe.txt"))!;
     const names = probe.split("\n").map((l) => l.split("=")[0]!);
     expect(names).toContain("PATH");
     expect(names).toContain("ANTHROPIC_API_KEY");
@@ -393,11 +395,14 @@ describe("run mode", () => {
     expect(probe).not.toContain(f.token);
     expect(probe).not.toContain("runtime-token-value-123");
     expect(probe).not.toContain("oidc-value-456");
+    expect(probe).not.toContain(API_KEY);
+    expect(probe).toMatch(/^ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:\d+$/m);
+    // The model saw the real key, brought by the action's proxy.
+    expect(m.apiKeys.length).toBeGreaterThan(0);
+    expect(new Set(m.apiKeys)).toEqual(new Set([API_KEY]));
     const home = probe.split("\n").find((l) => l.startsWith("HOME="))!;
     expect(home).not.toBe(`HOME=${run.env.HOME}`);
-    // The dump holds the API key, so the pre-push check refuses the branch.
-    expect(task.state).toBe("failed");
-    expect(await f.branchSha(branchOf(taskId))).toBeNull();
+    expect(home).toMatch(/^HOME=\/var\/lib\/aegis-room\/aegt-[0-9a-f]+\/home$/);
   });
 
   it("a test regression (pass on the base, fail on the branch) opens no PR and fails the task", async () => {

@@ -14,11 +14,21 @@ import * as core from "@actions/core";
 import { ClaudeStream, oneLine, type StreamNote } from "../core/claude-stream.js";
 import type { SessionResult } from "../core/session-result.js";
 import { killSessionTree, SESSION_TAG_VAR } from "./process-tree.js";
+import type { Launcher } from "./room.js";
 
 export type { ResultEvent, SessionResult, PermissionDenial } from "../core/session-result.js";
 
 export interface ClaudeSessionOptions {
   executable: string;
+  /** Arguments ahead of the CLI's own (a script run by a staged node). */
+  executableArgs?: string[];
+  /** Runs the CLI inside the agent's room (as its user); default: as the action. */
+  launch?: Launcher;
+  /**
+   * Kills everything the session started (the room's reaper); default: the CLI's process group
+   * and every process carrying the session's tag.
+   */
+  stop?: () => Promise<number>;
   cwd: string;
   prompt: string;
   appendSystemPrompt?: string;
@@ -183,9 +193,11 @@ export async function runClaudeSession(opts: ClaudeSessionOptions): Promise<Sess
   let stderrTail = "";
   let timedOut = false;
 
-  const child = spawn(opts.executable, args, {
+  const plain = { file: opts.executable, args: [...(opts.executableArgs ?? []), ...args], env };
+  const cmd = opts.launch ? opts.launch(plain.file, plain.args, plain.env) : plain;
+  const child = spawn(cmd.file, cmd.args, {
     cwd: opts.cwd,
-    env,
+    env: cmd.env,
     stdio: ["ignore", "pipe", "pipe"],
     // Own process group (setsid): the timeout can signal the CLI and its plain children at once.
     detached: true,
@@ -199,6 +211,7 @@ export async function runClaudeSession(opts: ClaudeSessionOptions): Promise<Sess
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   await spawned;
   const pgid = child.pid as number;
+  const stop = opts.stop ?? (() => killSessionTree({ pgid, tag, graceMs }));
 
   const lines = createInterface({ input: child.stdout, crlfDelay: Infinity });
   lines.on("line", (line) => {
@@ -217,13 +230,13 @@ export async function runClaudeSession(opts: ClaudeSessionOptions): Promise<Sess
   const timer = setTimeout(() => {
     timedOut = true;
     core.warning(`Claude Code session exceeded ${Math.round(opts.timeoutMs / 1000)} s; stopping it`);
-    void killSessionTree({ pgid, tag, graceMs });
+    void stop().catch((error: Error) => core.warning(`Stopping the session: ${error.message}`));
   }, opts.timeoutMs);
 
   const exitCode = await exited;
   clearTimeout(timer);
   // Whatever the session left running (background jobs, daemons) goes now, before any git check.
-  const leftovers = await killSessionTree({ pgid, tag, graceMs });
+  const leftovers = await stop();
   if (leftovers > 0) core.info(`Stopped ${leftovers} process(es) the session left running`);
   // Output already written is still in the pipe: give the reader a moment to drain it.
   let drainTimer: NodeJS.Timeout | undefined;

@@ -30,6 +30,7 @@ import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { REVIEW_OUTPUT_SCHEMA, type TokenUsage } from "../core/findings.js";
 import { buildCodexArgs, buildCodexEnv, buildReviewPrompt, capDiff } from "../core/review-prompt.js";
+import type { Launcher } from "./room.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -62,6 +63,26 @@ export interface CodexReviewOptions {
   maxRetries?: number;
   /** Every JSONL event as it arrives, for live progress. */
   onEvent?: (event: CodexEvent) => void;
+  /** Arguments ahead of codex's own (its npm script, run by a staged node). */
+  executableArgs?: string[];
+  /**
+   * Runs codex inside the agent's room: the diff is still computed here, in `cwd`, but codex runs
+   * as the room's user in the room's copy of the checkout.
+   */
+  room?: CodexRoom;
+}
+
+export interface CodexRoom {
+  launch: Launcher;
+  /** Kills every process of the room. */
+  stop: () => Promise<number>;
+  /** The room's copy of the checkout, where codex runs. */
+  cwd: string;
+  /** A folder the room reads and cannot write (the output schema goes there, before codex runs). */
+  readOnlyDir: string;
+  /** A folder the room writes (codex's last message), and how the action takes it back. */
+  outDir: string;
+  takeBack: () => Promise<void>;
 }
 
 export interface CodexRunResult {
@@ -182,11 +203,11 @@ export async function runCodexReview(opts: CodexReviewOptions): Promise<CodexRun
   if (typeof ctx === "string") return failed(ctx);
   const diffInfo = { mergeBase: ctx.mergeBase, diffTruncated: ctx.truncated };
 
-  await mkdir(opts.codexHome, { recursive: true });
+  if (!opts.room) await mkdir(opts.codexHome, { recursive: true });
   const work = await mkdtemp(path.join(os.tmpdir(), "aegis-codex-"));
   try {
-    const schemaFile = path.join(work, "schema.json");
-    const lastMessageFile = path.join(work, "last-message.txt");
+    const schemaFile = path.join(opts.room?.readOnlyDir ?? work, "schema.json");
+    const lastMessageFile = path.join(opts.room?.outDir ?? work, "last-message.txt");
     await writeFile(schemaFile, JSON.stringify(REVIEW_OUTPUT_SCHEMA));
     const prompt = buildReviewPrompt({
       baseRef: opts.baseRef,
@@ -206,7 +227,27 @@ export async function runCodexReview(opts: CodexReviewOptions): Promise<CodexRun
       prompt,
     });
     const env = buildCodexEnv(process.env, { apiKey: opts.apiKey, codexHome: opts.codexHome });
-    const run = await spawnCodex(opts.executable, args, root, env, opts.timeoutMs, opts.onEvent);
+    if (opts.room) {
+      // In the room: its own HOME, and the model reached through the action's loopback proxy.
+      env.HOME = path.dirname(opts.codexHome);
+      env.TMPDIR = opts.room.outDir;
+      for (const name of ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]) delete env[name];
+    }
+    const plain = { file: opts.executable, args: [...(opts.executableArgs ?? []), ...args], env };
+    const cmd = opts.room ? opts.room.launch(plain.file, plain.args, plain.env) : plain;
+    const run = await spawnCodex(
+      cmd.file,
+      cmd.args,
+      opts.room?.cwd ?? root,
+      cmd.env,
+      opts.timeoutMs,
+      opts.onEvent,
+      opts.room?.stop,
+    );
+    if (opts.room) {
+      await opts.room.stop();
+      await opts.room.takeBack();
+    }
     let lastMessage = "";
     try {
       lastMessage = (await readFile(lastMessageFile, "utf8")).trim();
@@ -254,6 +295,7 @@ function spawnCodex(
   env: Record<string, string>,
   timeoutMs: number,
   onEvent?: (e: CodexEvent) => void,
+  stop?: () => Promise<number>,
 ): Promise<SpawnOutcome> {
   return new Promise((resolve, reject) => {
     const out: SpawnOutcome = {
@@ -277,6 +319,7 @@ function spawnCodex(
     let grace: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
       out.timedOut = true;
+      void stop?.().catch(() => undefined);
       killGroup("SIGTERM");
       grace = setTimeout(() => killGroup("SIGKILL"), KILL_GRACE_MS);
     }, timeoutMs);

@@ -6,14 +6,20 @@
 // credentials, no global or system config, no hooks, no fsmonitor, no replace refs. The agent
 // could have written to .git/ during its session (hooks block the file tools there, but Bash and
 // python can); a hook, an fsmonitor, a filter driver or a replace ref planted there must not run
-// or lie when the action later runs git with the token on its command line. The token travels once
-// per network command as the `http.extraheader` actions/checkout uses, never stored.
+// or lie when the action later runs git with its token. The token travels once per network
+// command as the `http.extraheader` actions/checkout uses, in the environment of that one git
+// process (GIT_CONFIG_COUNT/KEY/VALUE, command-line scope) and never on a command line: any user
+// of the machine can read `/proc/<pid>/cmdline`, only the action's own user its environ.
+//
+// The same hardened git also runs inside the agent's room (`launch`), to commit what the agent
+// left and hand its commits out as a bundle: there it holds no credential at all.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as core from "@actions/core";
 import { withoutRunnerCredentials } from "../core/agent-env.js";
+import { type Launcher, runLaunched } from "./room.js";
 
 export const GIT_NAME = "github-actions[bot]";
 export const GIT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com";
@@ -37,11 +43,12 @@ export class GitError extends Error {
   }
 }
 
-function gitEnv(): Record<string, string> {
+function gitEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env = withoutRunnerCredentials(process.env);
   for (const name of ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY"]) delete env[name];
   return {
     ...env,
+    ...extra,
     GIT_TERMINAL_PROMPT: "0",
     GCM_INTERACTIVE: "never",
     LC_ALL: "C",
@@ -71,24 +78,33 @@ function hardening(cwd: string): string[] {
   ];
 }
 
+export interface GitOptions {
+  /** Command-line config ahead of the command (never a credential: argv is public). */
+  extra?: string[];
+  input?: string;
+  /** The token for this one network command, passed as an auth header in the environment. */
+  token?: string;
+  /** Where git runs: default as the action; the room's launcher runs it as the room's user. */
+  launch?: Launcher;
+}
+
 /**
- * The one way aegis runs git: hardened as above, with `extra` config (an auth header) ahead of
- * the command and optional stdin. Run, review and rollback all go through it.
+ * The one way aegis runs git: hardened as above, with `extra` config ahead of the command, the
+ * token (if any) in the environment and optional stdin. Run, review and rollback all go through it.
  */
-export function runGit(
-  cwd: string,
-  args: string[],
-  what: string,
-  opts: { extra?: string[]; input?: string } = {},
-): Promise<string> {
+export function runGit(cwd: string, args: string[], what: string, opts: GitOptions = {}): Promise<string> {
+  const env = opts.launch
+    ? { ...roomGitEnv(), ...(opts.token ? authEnv(opts.token) : {}) }
+    : gitEnv(opts.token ? authEnv(opts.token) : {});
+  const plain = { file: "git", args: [...hardening(cwd), ...(opts.extra ?? []), ...args], env };
+  const cmd = opts.launch ? opts.launch(plain.file, plain.args, plain.env) : plain;
   return new Promise((resolve, reject) => {
     const child = execFile(
-      "git",
-      [...hardening(cwd), ...(opts.extra ?? []), ...args],
-      { cwd, timeout: GIT_TIMEOUT_MS, maxBuffer: MAX_BUFFER, env: gitEnv(), encoding: "utf8" },
+      cmd.file,
+      cmd.args,
+      { cwd, timeout: GIT_TIMEOUT_MS, maxBuffer: MAX_BUFFER, env: cmd.env, encoding: "utf8" },
       (error, stdout, stderr) => {
         if (!error) return resolve(stdout);
-        // The error's own message repeats the command line (the auth header included): build ours.
         const detail = stderr.trim().split("\n").slice(-3).join(" | ") || `exit ${String(error.code)}`;
         reject(new GitError(`${what} failed: ${detail}`, stderr, { cause: new Error(String(error.code)) }));
       },
@@ -97,8 +113,21 @@ export function runGit(
   });
 }
 
-function git(cwd: string, args: string[], what: string, extra: string[] = []): Promise<string> {
-  return runGit(cwd, args, what, { extra });
+/** git inside the room: nothing of the action's environment, no user or system config. */
+function roomGitEnv(): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    LC_ALL: "C",
+    HOME: "/nonexistent",
+    GIT_TERMINAL_PROMPT: "0",
+    GIT_CONFIG_GLOBAL: "/dev/null",
+    GIT_CONFIG_NOSYSTEM: "1",
+    GIT_NO_REPLACE_OBJECTS: "1",
+  };
+}
+
+function git(cwd: string, args: string[], what: string, token?: string): Promise<string> {
+  return runGit(cwd, args, what, token ? { token } : {});
 }
 
 /** The header actions/checkout sends: basic auth with `x-access-token` as the user. */
@@ -106,19 +135,22 @@ export function authHeader(token: string): string {
   return `AUTHORIZATION: basic ${Buffer.from(`x-access-token:${token}`, "utf8").toString("base64")}`;
 }
 
-/** The auth header as command-line config, masked in the log. */
-export function authConfig(token: string): string[] {
+/**
+ * The auth header as environment config (command-line scope, like `-c`, but out of argv),
+ * masked in the log.
+ */
+export function authEnv(token: string): Record<string, string> {
   const header = authHeader(token);
   core.setSecret(header.slice("AUTHORIZATION: basic ".length));
-  return ["-c", `http.extraheader=${header}`];
+  return { GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.extraheader", GIT_CONFIG_VALUE_0: header };
 }
 
 export async function isRepository(dir: string): Promise<boolean> {
   return existsSync(path.join(dir, ".git"));
 }
 
-function auth(remote: Remote): string[] {
-  return authConfig(remote.token);
+function auth(remote: Remote): string {
+  return remote.token;
 }
 
 const lines = (text: string) => text.split("\n").filter(Boolean);
@@ -235,11 +267,12 @@ export async function createTaskBranch(
 }
 
 /** Paths with uncommitted changes or untracked (not ignored) files. */
-export async function dirtyPaths(cwd: string): Promise<string[]> {
-  const out = await git(
+export async function dirtyPaths(cwd: string, launch?: Launcher): Promise<string[]> {
+  const out = await runGit(
     cwd,
     ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"],
     "git status",
+    launch ? { launch } : {},
   );
   // Entries are `XY path`; -z keeps names verbatim.
   return nulList(out).map((entry) => entry.slice(3));
@@ -274,22 +307,123 @@ export async function guardRepository(cwd: string): Promise<RepoGuard> {
 
 /**
  * Commits what the agent left uncommitted, except `leaveOut` (secret-looking files, and what
- * was dirty before the session). Returns the committed paths and those left out.
+ * was dirty before the session). Returns the committed paths and those left out. With `launch`
+ * it runs inside the room, in the agent's working copy.
  */
 export async function commitLeftovers(
   cwd: string,
-  opts: { leaveOut: (p: string) => boolean; message: string },
+  opts: { leaveOut: (p: string) => boolean; message: string; launch?: Launcher },
 ): Promise<{ committed: string[]; leftOut: string[] }> {
-  const dirty = await dirtyPaths(cwd);
+  const where = opts.launch ? { launch: opts.launch } : {};
+  const dirty = await dirtyPaths(cwd, opts.launch);
   const take = dirty.filter((p) => !opts.leaveOut(p));
   const leftOut = dirty.filter((p) => opts.leaveOut(p));
   if (take.length === 0) return { committed: [], leftOut };
   // Literal pathspecs: a file named `*` or `:(glob)x` means itself.
-  await git(cwd, ["--literal-pathspecs", "add", "--all", "--", ...take], "git add");
-  const staged = nulList(await git(cwd, ["diff", "--cached", "--name-only", "-z"], "git diff --cached"));
+  await runGit(cwd, ["--literal-pathspecs", "add", "--all", "--", ...take], "git add", where);
+  const staged = nulList(
+    await runGit(cwd, ["diff", "--cached", "--name-only", "-z"], "git diff --cached", where),
+  );
   if (staged.length === 0) return { committed: [], leftOut };
-  await git(cwd, ["commit", "--quiet", "--no-verify", "-m", opts.message], "git commit");
+  await runGit(cwd, ["commit", "--quiet", "--no-verify", "-m", opts.message], "git commit", where);
   return { committed: staged, leftOut };
+}
+
+/** Checks out `sha` as `branch` in the room's working copy (run inside the room). */
+export async function checkoutInRoom(
+  cwd: string,
+  launch: Launcher,
+  sha: string,
+  branch?: string,
+): Promise<void> {
+  const args = branch
+    ? ["checkout", "--quiet", "--force", "-B", branch, sha]
+    : ["checkout", "--quiet", "--force", "--detach", sha];
+  await runGit(cwd, args, `git checkout of ${sha.slice(0, 12)} in the room`, { launch });
+}
+
+/** The largest bundle of the agent's commits the action takes in. */
+export const MAX_BUNDLE_BYTES = 512 * 1024 * 1024;
+
+/**
+ * The agent's commits since `startSha`, handed out of the room as a git bundle (git runs inside
+ * the room, hardened; its output is only data to the action). Undefined when HEAD is `startSha`.
+ */
+export async function bundleFromRoom(
+  cwd: string,
+  launch: Launcher,
+  startSha: string,
+  outFile: string,
+): Promise<{ head: string } | undefined> {
+  const head = (
+    await runGit(cwd, ["rev-parse", "--verify", "HEAD^{commit}"], "git rev-parse in the room", { launch })
+  ).trim();
+  if (!/^[0-9a-f]{40,64}$/.test(head))
+    throw new GitError(`the room's HEAD is not a commit: ${head.slice(0, 80)}`, "");
+  if (head === startSha) return undefined;
+  const env = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    LC_ALL: "C",
+    HOME: "/nonexistent",
+    GIT_CONFIG_GLOBAL: "/dev/null",
+    GIT_CONFIG_NOSYSTEM: "1",
+    GIT_NO_REPLACE_OBJECTS: "1",
+  };
+  const run = await runLaunched(
+    launch,
+    "git",
+    [...hardening(cwd), "bundle", "create", "--quiet", "-", "HEAD", `^${startSha}`],
+    env,
+    {
+      cwd,
+      timeoutMs: GIT_TIMEOUT_MS,
+      maxBytes: MAX_BUNDLE_BYTES,
+    },
+  );
+  if (run.overflow)
+    throw new GitError(`the agent's commits exceed ${MAX_BUNDLE_BYTES / 1024 / 1024} MiB as a bundle`, "");
+  if (run.code !== 0)
+    throw new GitError(
+      `git bundle in the room failed: ${run.stderr.trim().split("\n").slice(-2).join(" | ")}`,
+      run.stderr,
+    );
+  await writeFile(outFile, run.stdout, { mode: 0o600 });
+  return { head };
+}
+
+/**
+ * Takes the bundle's commits into the action's own repository (every object checked as it
+ * arrives) and returns the head, which must descend from `startSha`: the agent's work is added
+ * to where it started, never a rewritten history.
+ */
+export async function importBundle(
+  cwd: string,
+  bundle: string,
+  expectedHead: string,
+  startSha: string,
+): Promise<string> {
+  const ref = "refs/aegis/import";
+  await git(
+    cwd,
+    ["-c", "transfer.fsckObjects=true", "fetch", "--no-tags", "--quiet", "--force", bundle, `HEAD:${ref}`],
+    "git fetch of the agent's commits",
+  );
+  const head = (await git(cwd, ["rev-parse", "--verify", `${ref}^{commit}`], "git rev-parse")).trim();
+  if (head !== expectedHead)
+    throw new GitError(
+      `the bundle's head ${head.slice(0, 12)} is not the room's ${expectedHead.slice(0, 12)}`,
+      "",
+    );
+  const descends = await git(cwd, ["merge-base", "--is-ancestor", startSha, head], "git merge-base").then(
+    () => true,
+    () => false,
+  );
+  if (!descends)
+    throw new GitError(
+      `the agent's commits do not descend from ${startSha.slice(0, 12)}: the history was rewritten`,
+      "",
+    );
+  return head;
 }
 
 export interface BranchState {
@@ -307,8 +441,15 @@ export interface BranchState {
   historyPatches: string;
 }
 
-export async function describeBranch(cwd: string, baseSha: string, startSha: string): Promise<BranchState> {
-  const headSha = (await git(cwd, ["rev-parse", "--verify", "HEAD^{commit}"], "git rev-parse HEAD")).trim();
+export async function describeBranch(
+  cwd: string,
+  baseSha: string,
+  startSha: string,
+  head = "HEAD",
+): Promise<BranchState> {
+  const headSha = (
+    await git(cwd, ["rev-parse", "--verify", `${head}^{commit}`], "git rev-parse HEAD")
+  ).trim();
   const count = async (from: string) =>
     Number((await git(cwd, ["rev-list", "--count", `${from}..${headSha}`], "git rev-list")).trim()) || 0;
   const commitsAhead = await count(baseSha);

@@ -2,12 +2,12 @@
 // head checked out detached.
 //
 // Credentials: the checkout was made with `persist-credentials: false`, so .git/config holds no
-// token. The fetch passes the token once, as the `http.extraheader` actions/checkout uses, on the
-// git command line only, and fetches from the repository's own URL (never from whatever `origin`
+// token. The fetch passes the token once, as the `http.extraheader` actions/checkout uses, in the
+// environment of that one git process (never on its command line), and fetches from the repository's own URL (never from whatever `origin`
 // says), so the token reaches no other host and nothing of it is left on disk for Codex to read.
 import path from "node:path";
 import * as core from "@actions/core";
-import { authConfig, isRepository, runGit as git } from "./git.js";
+import { isRepository, runGit as git } from "./git.js";
 
 export interface PrCheckoutOptions {
   /** The job's workspace (actions/checkout); a scratch repository is made here when it is not one. */
@@ -44,7 +44,6 @@ export async function preparePrCheckout(opts: PrCheckoutOptions): Promise<PrChec
   await git(
     cwd,
     [
-      ...authConfig(opts.token),
       "fetch",
       "--no-tags",
       "--quiet",
@@ -53,6 +52,7 @@ export async function preparePrCheckout(opts: PrCheckoutOptions): Promise<PrChec
       ...fetchRefspecs(opts.headRef, opts.baseRef),
     ],
     `git fetch of ${opts.headRef} and ${opts.baseRef}`,
+    { token: opts.token },
   );
   await git(
     cwd,

@@ -71,19 +71,24 @@ function signal(pid: number, sig: NodeJS.Signals): boolean {
  * SIGTERM the group and every tagged process, wait up to `graceMs` for them to go, then SIGKILL
  * what is left. Returns how many processes were still alive at the first pass.
  */
-export async function killSessionTree(opts: { pgid: number; tag: string; graceMs: number }): Promise<number> {
+export async function killSessionTree(opts: {
+  pgid?: number;
+  tag: string;
+  graceMs: number;
+}): Promise<number> {
   const { pgid, tag, graceMs } = opts;
   const first = await findSessionProcesses(tag, pgid);
-  signal(-pgid, "SIGTERM");
+  if (pgid !== undefined && pgid > 1) signal(-pgid, "SIGTERM");
   for (const pid of first) signal(pid, "SIGTERM");
   const deadline = Date.now() + graceMs;
   let left: number[];
   while (Date.now() < deadline) {
     left = await findSessionProcesses(tag, pgid);
-    if (left.length === 0 && (process.platform === "linux" || !groupAlive(pgid))) return first.length;
+    if (left.length === 0 && (process.platform === "linux" || pgid === undefined || !groupAlive(pgid)))
+      return first.length;
     await new Promise((r) => setTimeout(r, 100));
   }
-  signal(-pgid, "SIGKILL");
+  if (pgid !== undefined && pgid > 1) signal(-pgid, "SIGKILL");
   for (const pid of await findSessionProcesses(tag, pgid)) signal(pid, "SIGKILL");
   return first.length;
 }

@@ -2,11 +2,11 @@
 // a detached head, commit as github-actions[bot] and push a new branch — never with force.
 //
 // Git runs through src/adapters/git.ts (hardened; commits as github-actions[bot]). The checkout
-// holds no credentials: the token travels once per command as the `http.extraheader`
+// holds no credentials: the token travels once per command, in git's environment, as the `http.extraheader`
 // actions/checkout uses, to the repository's own URL.
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { authConfig, type GitError, isRepository, runGit } from "./git.js";
+import { type GitError, isRepository, runGit } from "./git.js";
 
 export interface RevertGitOptions {
   /** The job's checkout; when it is not a git repository, `scratch` is used instead. */
@@ -33,6 +33,9 @@ export type RevertGitResult =
 /** `git` with the commit message on stdin, through the project's one hardened runner. */
 const git = (cwd: string, args: string[], what: string, input?: string) =>
   runGit(cwd, args, what, input === undefined ? {} : { input });
+/** The same, with the token in the environment for a network command. */
+const authedGit = (token: string) => (cwd: string, args: string[], what: string) =>
+  runGit(cwd, args, what, { token });
 
 /** Where HEAD points now, to put the checkout back as it was. */
 async function currentHead(cwd: string): Promise<string | undefined> {
@@ -50,7 +53,7 @@ async function lines(cwd: string, args: string[], what: string): Promise<string[
 
 /** Reverts `mergeSha` on top of the default branch and pushes the result as a new branch. */
 export async function revertAndPush(opts: RevertGitOptions): Promise<RevertGitResult> {
-  const auth = authConfig(opts.token);
+  const remoteGit = authedGit(opts.token);
   let cwd = path.resolve(opts.workspace);
   if (!(await isRepository(cwd))) {
     cwd = path.resolve(opts.scratch);
@@ -65,10 +68,9 @@ export async function revertAndPush(opts: RevertGitOptions): Promise<RevertGitRe
   const shallow =
     !restore || (await git(cwd, ["rev-parse", "--is-shallow-repository"], "git rev-parse")).trim() === "true";
   const fetch = (refspecs: string[]) =>
-    git(
+    remoteGit(
       cwd,
       [
-        ...auth,
         "fetch",
         "--no-tags",
         "--quiet",
@@ -115,9 +117,9 @@ export async function revertAndPush(opts: RevertGitOptions): Promise<RevertGitRe
     const sha = (await git(cwd, ["rev-parse", "HEAD"], "git rev-parse")).trim();
     try {
       // No force: an existing branch of that name (an earlier run's) is never overwritten.
-      await git(
+      await remoteGit(
         cwd,
-        [...auth, "push", "--quiet", "--no-verify", opts.repoUrl, `${sha}:refs/heads/${opts.branch}`],
+        ["push", "--quiet", "--no-verify", opts.repoUrl, `${sha}:refs/heads/${opts.branch}`],
         `git push of ${opts.branch}`,
       );
     } catch (error) {

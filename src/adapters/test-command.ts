@@ -4,6 +4,7 @@
 import { spawn } from "node:child_process";
 import type { TestRun } from "../core/run-decisions.js";
 import { redactAll } from "../core/run-report.js";
+import type { Launcher } from "./room.js";
 
 const TAIL_BYTES = 6000;
 
@@ -14,6 +15,10 @@ export interface TestCommandOptions {
   timeoutMs: number;
   /** Values replaced by *** in the kept output: it may reach an issue comment. */
   secrets: string[];
+  /** Runs the command inside the agent's room; default: as the action. */
+  launch?: Launcher;
+  /** Kills whatever the tests left (the room's reaper); awaited before the result is returned. */
+  stop?: () => Promise<number>;
 }
 
 /** The command is the repository owner's (from the config file), so it runs through bash as written. */
@@ -22,9 +27,11 @@ export function runTestCommand(opts: TestCommandOptions): Promise<TestRun> {
   return new Promise((resolve) => {
     let tail = "";
     let timedOut = false;
-    const child = spawn("bash", ["-c", opts.command], {
+    const plain = { file: "bash", args: ["-c", opts.command], env: opts.env };
+    const cmd = opts.launch ? opts.launch(plain.file, plain.args, plain.env) : plain;
+    const child = spawn(cmd.file, cmd.args, {
       cwd: opts.cwd,
-      env: opts.env,
+      env: cmd.env,
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });
@@ -42,6 +49,7 @@ export function runTestCommand(opts: TestCommandOptions): Promise<TestRun> {
     };
     const timer = setTimeout(() => {
       timedOut = true;
+      void opts.stop?.().catch(() => undefined);
       killGroup("SIGTERM");
       setTimeout(() => killGroup("SIGKILL"), 3000).unref();
     }, opts.timeoutMs);
@@ -51,13 +59,20 @@ export function runTestCommand(opts: TestCommandOptions): Promise<TestRun> {
       done = true;
       clearTimeout(timer);
       const text = redactAll(tail, opts.secrets).slice(-TAIL_BYTES);
-      resolve({
+      const result = {
         passed: exitCode === 0 && !timedOut,
         timedOut,
         exitCode,
         tail: note ? `${text}\n${note}` : text,
         durationMs: Date.now() - started,
-      });
+      };
+      // Whatever the tests started (a daemon, a setsid'd child) is gone before the result counts.
+      if (opts.stop)
+        void opts.stop().then(
+          () => resolve(result),
+          () => resolve(result),
+        );
+      else resolve(result);
     };
     child.once("error", (error) => finish(null, `could not start bash: ${error.message}`));
     child.once("exit", (code) => {

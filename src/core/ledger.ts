@@ -53,6 +53,8 @@ export const attemptSchema = z.looseObject({
   files: z.array(z.string()).optional(),
   tests: z.string().optional(),
   model: z.string().optional(),
+  /** `none` when the agent shared the runner's OS user (`run.sandbox: none`). */
+  sandbox: z.enum(["user", "none"]).optional(),
 });
 
 export const taskSchema = z.looseObject({

@@ -235,6 +235,8 @@ export interface AttemptRecord {
   /** The remote task branch's tip after this attempt, when it holds work to continue or review. */
   branchSha?: string;
   checks?: string;
+  /** Whether the agent had a room of its own (`user`) or shared the runner's user (`none`). */
+  sandbox?: "user" | "none";
 }
 
 /** The record of an attempt that ended before (or without) a session. */

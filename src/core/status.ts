@@ -48,6 +48,8 @@ export function renderStatusComment(task: Task, config: Config): string {
       "Last outcome",
       `${attempt.outcome}${attempt.reason ? ` — ${cell(attempt.reason, 300)}` : ""}`,
     ]);
+  if (attempt?.sandbox === "none")
+    rows.push(["Sandbox", "⚠️ none: the agent shared the runner's OS user (`run.sandbox: none`)"]);
   if (task.pr) rows.push(["Pull request", `#${task.pr.number}`]);
   if (task.turns) rows.push(["Turns", String(task.turns)]);
   if (task.costUsd) rows.push(["Cost", money(task.costUsd)]);

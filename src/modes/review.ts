@@ -29,6 +29,7 @@ import {
   taskSkipReason,
   transitionReason,
 } from "../core/review-plan.js";
+import { enterReviewRoom } from "./agent-room.js";
 import type { ModeContext } from "./context.js";
 import { mirrorTask } from "./effects.js";
 
@@ -84,21 +85,32 @@ export async function review(ctx: ModeContext): Promise<ReviewOutcome> {
       }),
     );
     headSha = checkout.headSha;
+    if (!settings.openaiApiKey) throw new Error("no OpenAI API key (set the openai-api-key input)");
     const executable = await core.group("Codex CLI", () => codexExecutable(ctx));
-    run = await core.group(`Codex reviews #${pr.number}`, () =>
-      runCodexReview({
-        executable,
-        cwd: checkout.cwd,
-        baseRef: checkout.baseRef,
-        headRef: checkout.headSha,
-        ...(settings.reviewModel ? { model: settings.reviewModel } : {}),
-        ...(settings.openaiBaseUrl ? { baseUrl: settings.openaiBaseUrl } : {}),
-        apiKey: settings.openaiApiKey,
-        timeoutMs: settings.config.review.timeoutMinutes * 60_000,
-        codexHome: path.join(settings.context.runnerTemp, "aegis-codex-home"),
-        onEvent: logProgress,
-      }),
+    // The diff is the agent's text: Codex reads it in the agent's room, with a placeholder key.
+    const reviewRoom = await core.group("The review's room", () =>
+      enterReviewRoom(ctx, executable, checkout.cwd),
     );
+    try {
+      run = await core.group(`Codex reviews #${pr.number}`, () =>
+        runCodexReview({
+          executable: reviewRoom.codex.file,
+          executableArgs: reviewRoom.codex.prefixArgs,
+          cwd: checkout.cwd,
+          baseRef: checkout.baseRef,
+          headRef: checkout.headSha,
+          ...(settings.reviewModel ? { model: settings.reviewModel } : {}),
+          baseUrl: reviewRoom.proxy.url,
+          apiKey: reviewRoom.proxy.placeholderKey,
+          timeoutMs: settings.config.review.timeoutMinutes * 60_000,
+          codexHome: path.join(reviewRoom.room.home, ".codex"),
+          onEvent: logProgress,
+          room: reviewRoom.codexRoom,
+        }),
+      );
+    } finally {
+      await reviewRoom.close();
+    }
     assessment = assess(run);
   } catch (error) {
     assessment = { verdict: "error", findings: [], critical: 0, error: (error as Error).message };

@@ -7,6 +7,7 @@ import type { OutcomeResult } from "../core/outcome.js";
 import * as decide from "../core/run-decisions.js";
 import { renderRunSummary, type RunSummary } from "../core/run-report.js";
 import type { Violation } from "../core/secret-scan.js";
+import { SHARED_USER_NOTE } from "./agent-room.js";
 import type { ModeContext } from "./context.js";
 import { checkContention } from "./contention.js";
 import { mirrorTask } from "./effects.js";
@@ -23,6 +24,8 @@ export interface Conclusion extends Claimed {
   violations?: Violation[];
   tests?: string;
   leftOut?: string[];
+  /** False when the agent shared the runner's user (`run.sandbox: none`): the summary says so. */
+  sandboxed?: boolean;
 }
 
 /** Closes the attempt in the ledger, mirrors it on the issue, and reports. */
@@ -81,7 +84,9 @@ export async function conclude(ctx: ModeContext, c: Conclusion): Promise<RunRepo
     ...(c.tests ? { tests: c.tests } : {}),
     ...(c.model ? { model: c.model } : {}),
     ...(c.leftOut?.length ? { leftOut: c.leftOut } : {}),
-    ...(note ? { note } : {}),
+    ...(note || c.sandboxed === false
+      ? { note: [c.sandboxed === false ? SHARED_USER_NOTE : "", note ?? ""].filter(Boolean).join("\n\n") }
+      : {}),
   });
 }
 

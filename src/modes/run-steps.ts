@@ -1,15 +1,12 @@
 // The steps run mode strings together, kept apart so the orchestrator (run.ts) reads as the
-// sequence it is: the Claude Code install, the agent's environment, the pre-push checks, the
-// pull request, and recording an action error so a task never hangs in `running`.
-import { lstat, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+// sequence it is: the Claude Code install, the pre-push checks, the pull request, and recording an action error so a task never hangs in `running`.
+import { lstat, readFile } from "node:fs/promises";
 import path from "node:path";
 import * as cache from "@actions/cache";
 import * as core from "@actions/core";
 import type { BranchState } from "../adapters/git.js";
 import { statusOf } from "../adapters/github.js";
-import { sessionHome } from "../adapters/session-store.js";
 import { installNpmTool } from "../adapters/tool-install.js";
-import { sanitizeAgentEnv } from "../core/agent-env.js";
 import type { NamedFile } from "../core/brief.js";
 import type { Task } from "../core/ledger.js";
 import * as decide from "../core/run-decisions.js";
@@ -45,46 +42,6 @@ export async function claudeExecutable(ctx: ModeContext): Promise<string> {
       },
     );
   }
-}
-
-/**
- * The agent's HOME: emptied at the start of every job (nothing of the runner's — git credentials,
- * npm tokens — is in reach), at the same path in every job so a saved session restores in place.
- */
-export async function freshAgentHome(runnerTemp: string): Promise<string> {
-  const home = sessionHome(runnerTemp);
-  await rm(home, { recursive: true, force: true });
-  await mkdir(home, { recursive: true, mode: 0o700 });
-  return home;
-}
-
-/**
- * The agent's environment: the allow-listed part of the runner's, a fresh HOME (no runner
- * credentials in ~), the model key and endpoint, and what the hooks read. Never a GitHub token.
- */
-export function agentEnv(ctx: ModeContext, home: string): Record<string, string> {
-  const { settings } = ctx;
-  const { context, config } = settings;
-  return sanitizeAgentEnv(process.env, {
-    extra: {
-      HOME: home,
-      ANTHROPIC_API_KEY: settings.anthropicApiKey,
-      ...(settings.anthropicBaseUrl ? { ANTHROPIC_BASE_URL: settings.anthropicBaseUrl } : {}),
-      // An operator's knob (tests set it to 0 so a refused connection fails at once).
-      ...(process.env.CLAUDE_CODE_MAX_RETRIES
-        ? { CLAUDE_CODE_MAX_RETRIES: process.env.CLAUDE_CODE_MAX_RETRIES }
-        : {}),
-      AEGIS_WORKSPACE: context.workspace,
-      AEGIS_CONFIG_PATH: settings.configPath,
-      AEGIS_PROTECTED_PATHS: config.run.protectedPaths.join("\n"),
-    },
-  });
-}
-
-/** The test command's environment: the agent's allow-list with a HOME of its own, and no key at all. */
-export async function testEnv(ctx: ModeContext): Promise<Record<string, string>> {
-  const home = await mkdtemp(path.join(ctx.settings.context.runnerTemp, "aegis-tests-"));
-  return sanitizeAgentEnv(process.env, { extra: { HOME: home } });
 }
 
 /**

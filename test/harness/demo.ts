@@ -6,13 +6,14 @@
 // Three sample issues: an auto_safe docs task that becomes a reviewed PR, a proposed bug that
 // waits for approval and then gets a PR with a critical review finding, and a task whose agent
 // tries a force push and a recursive delete, is stopped by the hooks, and reports itself blocked.
+import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startFakeAnthropic, type Turn, type TurnContext } from "./fake-anthropic.js";
-import { startFakeGitHub } from "./fake-github.js";
+import { DEFAULT_FILES, startFakeGitHub } from "./fake-github.js";
 import { startFakeOpenAI, structuredReviewAnswer, type TurnContext as ReviewContext } from "./fake-openai.js";
-import { type ActionRun, issueLabeledEvent, runAction, scheduleEvent } from "./runner.js";
+import { type ActionRun, issueLabeledEvent, roomUserFor, runAction, scheduleEvent } from "./runner.js";
 import { addLabelAs, openIssue } from "./scenario.js";
 import { claudeBin } from "./fake-anthropic.js";
 import { codexBin } from "./fake-openai.js";
@@ -114,12 +115,44 @@ function reviewScript(ctx: ReviewContext): { text: string } {
   };
 }
 
+/** The agent's room needs root or passwordless sudo; a laptop may have neither. */
+function canBuildRoom(): boolean {
+  if (process.getuid?.() === 0) return true;
+  try {
+    execFileSync("sudo", ["-n", "true"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The demo's room user goes when the demo ends (the suite's teardown removes the tests' own). */
+function removeRoomUser(name: string): void {
+  const privileged = (cmd: string, args: string[]) =>
+    process.getuid?.() === 0
+      ? execFileSync(cmd, args, { stdio: "ignore" })
+      : execFileSync("sudo", ["-n", cmd, ...args], { stdio: "ignore" });
+  try {
+    privileged("userdel", [name]);
+  } catch {
+    // Never created (no run happened) or already gone.
+  }
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
+  const room = canBuildRoom();
+  if (!room)
+    say(
+      "No root and no passwordless sudo here: the demo runs with `run.sandbox: none` (the agent shares your user). On a GitHub-hosted runner the agent gets an OS user of its own.",
+    );
   const work = await mkdtemp(join(tmpdir(), "aegis-demo-"));
   const anthropic = await startFakeAnthropic(sessionScript);
   const openai = await startFakeOpenAI(reviewScript);
-  const fake = await startFakeGitHub({ users: { maya: "maintain", rick: "read" } });
+  const fake = await startFakeGitHub({
+    users: { maya: "maintain", rick: "read" },
+    ...(room ? {} : { files: { ...DEFAULT_FILES, ".github/aegis.yml": "run:\n  sandbox: none\n" } }),
+  });
   const inputs = {
     "claude-executable": claudeBin(),
     "anthropic-base-url": anthropic.url,
@@ -236,6 +269,7 @@ async function main(): Promise<void> {
     say(`Demo finished in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
     fake.assertClean();
   } finally {
+    if (room) removeRoomUser(roomUserFor(fake));
     await Promise.allSettled([fake.close(), anthropic.close(), openai.close()]);
     await rm(work, { recursive: true, force: true });
   }

@@ -59,6 +59,8 @@ export interface FakeAnthropic {
   requests: RecordedRequest[];
   /** Number of side requests (no Bash tool) answered. */
   sideRequests: number;
+  /** The `x-api-key` of every request that reached the fake, in arrival order. */
+  apiKeys: string[];
   /** The tool_result blocks the model received, in order, once each. */
   toolResults(): ToolResult[];
   close(): Promise<void>;
@@ -71,11 +73,13 @@ const EXHAUSTED: Turn = { text: "SCRIPT_EXHAUSTED" };
 
 export async function startFakeAnthropic(script: Script): Promise<FakeAnthropic> {
   const requests: RecordedRequest[] = [];
+  const apiKeys: string[] = [];
   const timers = new Set<NodeJS.Timeout>();
   let sideRequests = 0;
   let counter = 0;
 
   const server = http.createServer((req, res) => {
+    apiKeys.push(String(req.headers["x-api-key"] ?? ""));
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
@@ -144,6 +148,7 @@ export async function startFakeAnthropic(script: Script): Promise<FakeAnthropic>
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    apiKeys,
     get sideRequests() {
       return sideRequests;
     },

@@ -1,6 +1,7 @@
 // Runner emulator: runs an action entry point (default: the committed bundle) as a child process
 // with the environment and files the GitHub Actions runner provides, then parses what it wrote.
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -67,6 +68,13 @@ export interface ActionRun {
   /** The environment the child saw. */
   env: Record<string, string>;
   cleanup(): Promise<void>;
+}
+
+/** Test room users are named `aegt-…` so the suite's teardown finds and removes every one. */
+export const TEST_ROOM_USER_PREFIX = "aegt-";
+
+export function roomUserFor(fake: FakeGitHub): string {
+  return `${TEST_ROOM_USER_PREFIX}${createHash("sha256").update(fake.url).digest("hex").slice(0, 10)}`;
 }
 
 /** `INPUT_<NAME>`: upper-cased, spaces to underscores, hyphens kept (as the runner does). */
@@ -223,6 +231,9 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
     RUNNER_OS: "Linux",
     RUNNER_ARCH: "X64",
     RUNNER_NAME: "aegis-emulator",
+    // One room user per fake repository: tests in parallel never reap each other's rooms, and the
+    // runs of one test share the room's paths (as one runner's jobs do), so sessions resume.
+    AEGIS_ROOM_USER: roomUserFor(fake),
     ...files,
     ...Object.fromEntries(Object.entries(inputs).map(([k, v]) => [inputEnvName(k), v])),
     ...(opts.env ?? {}),

@@ -1,0 +1,565 @@
+/**
+ * The agent's room: a separate, unprivileged OS user for everything the agent can influence —
+ * Claude Code with its hooks and tools, the test command of the ratchet, the Codex review.
+ *
+ * Why an OS user: the action's own process holds the GitHub token, the model keys and the
+ * runner's tokens in its environment, and any process of the same user can read
+ * `/proc/<pid>/environ`. A process of another user cannot. So the room's code runs as that other
+ * user, with `no_new_privs`, no capabilities and no supplementary groups, in a directory of its
+ * own (`base`):
+ *
+ *   base/            owned by the action, 755: the room can enter it, not write it
+ *     tools/         the CLIs and hooks the room runs, staged by the action (read-only to the room)
+ *     home/          the agent's HOME (the room's, 700)
+ *     work/          the agent's working copy of the repository (the room's, 700)
+ *     test-home/     HOME of the test command (the room's, 700)
+ *
+ * Nothing else is shared: the room never enters the runner's workspace, RUNNER_TEMP or tool
+ * cache (they may sit in a 750 home). What the agent made comes back as data (a git bundle on a
+ * pipe; the session transcript after `reclaim`), never by the action running code in the room.
+ *
+ * Privilege: root does the user switch directly; a non-root runner uses passwordless `sudo`
+ * (GitHub-hosted runners have it). Without either the room cannot be built, and `openRoom` fails
+ * closed with a message naming the opt-out `run.sandbox: none` — with which the room is a plain
+ * directory and the agent shares the runner's user (the summary says so).
+ */
+import { execFile, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { constants } from "node:fs";
+import {
+  access,
+  copyFile,
+  link,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  realpath,
+  rm,
+} from "node:fs/promises";
+import path from "node:path";
+import { killSessionTree, SESSION_TAG_VAR } from "./process-tree.js";
+
+/** Default user name; `AEGIS_ROOM_USER` (operators, tests) names another. */
+export const DEFAULT_ROOM_USER = "aegis-agent";
+/** Where sandboxed rooms live; `AEGIS_ROOM_DIR` moves it. */
+export const DEFAULT_ROOM_ROOT = "/var/lib/aegis-room";
+/** Groups that would give the room's user a way out: refused on an existing user. */
+const DANGEROUS_GROUPS = new Set([
+  "root",
+  "sudo",
+  "wheel",
+  "admin",
+  "adm",
+  "docker",
+  "lxd",
+  "disk",
+  "shadow",
+]);
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,30}$/;
+
+export type Sandbox = "user" | "none";
+
+/** Runs `file args` somewhere (inside the room, or as the action): the argv and env to spawn. */
+export type Launcher = (
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+) => { file: string; args: string[]; env: Record<string, string> };
+
+export interface RoomUser {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+export interface Room {
+  readonly sandbox: Sandbox;
+  /** The room's user; undefined with `sandbox: none`. */
+  readonly user?: RoomUser;
+  readonly base: string;
+  readonly tools: string;
+  readonly home: string;
+  readonly work: string;
+  readonly testHome: string;
+  /** Wraps a command so it runs inside the room. */
+  readonly launch: Launcher;
+  /** Gives `home`, `work` and `testHome` to the room (before anything of the room runs). */
+  handOver(): Promise<void>;
+  /** Kills every process of the room; returns how many there were. Throws if some survive. */
+  reap(): Promise<number>;
+  /** Makes the room's files under `dir` the action's again (after `reap`). */
+  reclaim(dir: string): Promise<void>;
+  /** Removes the room's directory (after `reap`); never throws. */
+  dispose(): Promise<void>;
+  /** What a JSON state entry needs for the post step to reap and dispose the room. */
+  describe(): RoomDescription;
+}
+
+export interface RoomDescription {
+  sandbox: Sandbox;
+  base: string;
+  user?: RoomUser;
+  tag?: string;
+}
+
+/** The room cannot be built: the message says why and names the opt-out. */
+export class RoomError extends Error {
+  override name = "RoomError";
+}
+
+const OPT_OUT =
+  "Run the job as root or as a user with passwordless sudo (GitHub-hosted runners are), " +
+  "or set `run: { sandbox: none }` in the aegis config to let the agent share the runner's user " +
+  "(its code can then read the action's credentials).";
+
+type Privilege = "root" | "sudo";
+
+function exec(
+  file: string,
+  args: string[],
+  opts: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      file,
+      args,
+      {
+        env: opts.env ?? { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C" },
+        timeout: opts.timeoutMs ?? 60_000,
+        maxBuffer: 16 * 1024 * 1024,
+        encoding: "utf8",
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : 127) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** Runs a system command with root's rights: directly as root, else through `sudo -n`. */
+async function privileged(privilege: Privilege, file: string, args: string[], what: string): Promise<string> {
+  const run = privilege === "root" ? await exec(file, args) : await exec("sudo", ["-n", "--", file, ...args]);
+  if (run.code !== 0)
+    throw new RoomError(
+      `${what} failed (exit ${run.code}): ${run.stderr.trim().split("\n").slice(-2).join(" | ")}`,
+    );
+  return run.stdout;
+}
+
+async function detectPrivilege(): Promise<Privilege | string> {
+  if (process.platform !== "linux") return `the agent's room needs Linux; this runner is ${process.platform}`;
+  if (process.getuid?.() === 0) return "root";
+  const probe = await exec("sudo", ["-n", "true"], { timeoutMs: 10_000 });
+  if (probe.code === 0) return "sudo";
+  return `this job runs as uid ${process.getuid?.()} without passwordless sudo (${probe.stderr.trim().split("\n")[0] || `sudo exit ${probe.code}`})`;
+}
+
+async function lookupUser(name: string): Promise<(RoomUser & { groups: string[] }) | undefined> {
+  const entry = await exec("getent", ["passwd", name]);
+  if (entry.code !== 0) return undefined;
+  const [, , uid, gid] = entry.stdout.trim().split(":");
+  const groups = (await exec("id", ["-Gn", name])).stdout.trim().split(/\s+/).filter(Boolean);
+  return { name, uid: Number(uid), gid: Number(gid), groups };
+}
+
+async function ensureUser(privilege: Privilege, name: string, base: string): Promise<RoomUser> {
+  let user = await lookupUser(name);
+  if (!user) {
+    await privileged(
+      privilege,
+      "useradd",
+      ["--system", "--user-group", "--no-create-home", "--home-dir", base, "--shell", "/bin/bash", name],
+      `creating the room's user ${name}`,
+    );
+    user = await lookupUser(name);
+    if (!user) throw new RoomError(`the room's user ${name} was created but cannot be looked up`);
+  }
+  const self = process.getuid?.();
+  if (user.uid === 0 || user.uid === self)
+    throw new RoomError(`the room's user ${name} has uid ${user.uid}: it must be a user of its own`);
+  const bad = user.groups.filter((g) => DANGEROUS_GROUPS.has(g));
+  if (bad.length)
+    throw new RoomError(`the room's user ${name} is in group(s) ${bad.join(", ")}, which would let it out`);
+  return { name: user.name, uid: user.uid, gid: user.gid };
+}
+
+/** setpriv's switch to the room's user: no groups, no capabilities, no way to gain any. */
+function setprivArgs(user: RoomUser): string[] {
+  return [
+    `--reuid=${user.uid}`,
+    `--regid=${user.gid}`,
+    "--clear-groups",
+    "--inh-caps=-all",
+    "--bounding-set=-all",
+    "--no-new-privs",
+    "--",
+  ];
+}
+
+/** Live pids of processes any of whose uids is `uid` (zombies excluded: they hold nothing). */
+export async function processesOf(uid: number): Promise<number[]> {
+  const found: number[] = [];
+  let entries: string[];
+  try {
+    entries = await readdir("/proc");
+  } catch {
+    return found;
+  }
+  await Promise.all(
+    entries
+      .filter((e) => /^\d+$/.test(e))
+      .map(async (e) => {
+        try {
+          const status = await readFile(`/proc/${e}/status`, "utf8");
+          const state = /^State:\s+(\S)/m.exec(status)?.[1];
+          if (state === "Z" || state === "X") return;
+          const uids = /^Uid:\s+(.*)$/m.exec(status)?.[1]?.trim().split(/\s+/).map(Number) ?? [];
+          if (uids.includes(uid)) found.push(Number(e));
+        } catch {
+          // Gone meanwhile.
+        }
+      }),
+  );
+  return found.sort((a, b) => a - b);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function roomLauncher(privilege: Privilege, user: RoomUser): Launcher {
+  return (file, args, env) => {
+    if (privilege === "root") return { file: "setpriv", args: [...setprivArgs(user), file, ...args], env };
+    // sudo keeps the environment with -E (implied SETENV for `ALL`) but replaces PATH with its
+    // secure_path: `env` puts the room's PATH back (a path list, never a secret).
+    return {
+      file: "sudo",
+      args: [
+        "-n",
+        "-E",
+        "--",
+        "setpriv",
+        ...setprivArgs(user),
+        "/usr/bin/env",
+        `PATH=${env.PATH ?? ""}`,
+        file,
+        ...args,
+      ],
+      env,
+    };
+  };
+}
+
+export interface OpenRoomOptions {
+  sandbox: Sandbox;
+  /** Where the unsandboxed room lives (RUNNER_TEMP). */
+  runnerTemp: string;
+  /** Default: AEGIS_ROOM_USER or aegis-agent. */
+  userName?: string;
+  /** Default: AEGIS_ROOM_DIR or /var/lib/aegis-room. */
+  rootDir?: string;
+}
+
+export async function openRoom(opts: OpenRoomOptions): Promise<Room> {
+  if (opts.sandbox === "none") return openUnsandboxed(path.join(opts.runnerTemp, "aegis-room"));
+  const privilege = await detectPrivilege();
+  if (privilege !== "root" && privilege !== "sudo")
+    throw new RoomError(`The agent's room cannot be built: ${privilege}. ${OPT_OUT}`);
+  for (const tool of ["setpriv", "useradd", "getent", "chown"]) {
+    const found = await exec("sh", ["-c", `command -v ${tool} || test -x /usr/sbin/${tool}`]);
+    if (found.code !== 0)
+      throw new RoomError(`The agent's room cannot be built: \`${tool}\` is not installed. ${OPT_OUT}`);
+  }
+  const name = opts.userName ?? process.env.AEGIS_ROOM_USER ?? DEFAULT_ROOM_USER;
+  if (!USER_NAME.test(name))
+    throw new RoomError(`the room's user name ${JSON.stringify(name)} is not a valid user name`);
+  const root = opts.rootDir ?? process.env.AEGIS_ROOM_DIR ?? DEFAULT_ROOM_ROOT;
+  const base = path.join(root, name);
+  try {
+    const user = await ensureUser(privilege, name, base);
+    return await buildSandboxed(privilege, user, root, base);
+  } catch (error) {
+    if (error instanceof RoomError)
+      throw new RoomError(`The agent's room cannot be built: ${error.message}. ${OPT_OUT}`);
+    throw error;
+  }
+}
+
+async function buildSandboxed(
+  privilege: Privilege,
+  user: RoomUser,
+  root: string,
+  base: string,
+): Promise<Room> {
+  const me = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  const launch = roomLauncher(privilege, user);
+  const dirs = {
+    tools: path.join(base, "tools"),
+    home: path.join(base, "home"),
+    work: path.join(base, "work"),
+    testHome: path.join(base, "test-home"),
+  };
+  const reap = async (): Promise<number> => {
+    const first = await processesOf(user.uid);
+    if (first.length === 0) return 0;
+    for (let round = 0; round < 50; round++) {
+      // kill(-1) from inside the room reaches every process of its user and nothing else —
+      // setsid'd, double-forked and `env -i` children included — and is atomic against forks
+      // in a way a pid list is not.
+      const killer = launch("/bin/bash", ["-c", "kill -KILL -1 2>/dev/null; exit 0"], {
+        PATH: "/usr/bin:/bin",
+      });
+      await exec(killer.file, killer.args, { env: killer.env, timeoutMs: 10_000 });
+      if ((await processesOf(user.uid)).length === 0) return first.length;
+      await sleep(20 * (round + 1));
+    }
+    const left = await processesOf(user.uid);
+    if (left.length)
+      throw new RoomError(`${left.length} process(es) of the room's user ${user.name} survived being killed`);
+    return first.length;
+  };
+  // A room left by an earlier job (or a crash) goes first: its processes, then its files.
+  await reap();
+  await privileged(privilege, "mkdir", ["-p", "-m", "755", root], "creating the room's root");
+  await privileged(privilege, "rm", ["-rf", "--one-file-system", base], "removing an earlier room");
+  await privileged(
+    privilege,
+    "install",
+    ["-d", "-m", "755", "-o", String(me.uid), "-g", String(me.gid), base],
+    "creating the room",
+  );
+  for (const dir of Object.values(dirs)) await mkdir(dir, { mode: dir === dirs.tools ? 0o755 : 0o700 });
+  const tag = randomUUID();
+  return {
+    sandbox: "user",
+    user,
+    base,
+    ...dirs,
+    launch,
+    async handOver() {
+      await privileged(
+        privilege,
+        "chown",
+        ["-R", "--no-dereference", `${user.uid}:${user.gid}`, dirs.home, dirs.work, dirs.testHome],
+        "handing the room its directories",
+      );
+    },
+    reap,
+    async reclaim(dir) {
+      // --from: only what the room's user owns changes hands. A hard link the room made to a
+      // file of someone else's keeps its owner; -R never follows a symbolic link.
+      await privileged(
+        privilege,
+        "chown",
+        ["-R", "--no-dereference", `--from=${user.uid}`, `${me.uid}:${me.gid}`, dir],
+        "taking files back from the room",
+      );
+    },
+    async dispose() {
+      await privileged(privilege, "rm", ["-rf", "--one-file-system", base], "removing the room").catch(
+        () => undefined,
+      );
+    },
+    describe: () => ({ sandbox: "user", base, user, tag }),
+  };
+}
+
+async function openUnsandboxed(base: string): Promise<Room> {
+  await rm(base, { recursive: true, force: true });
+  const dirs = {
+    tools: path.join(base, "tools"),
+    home: path.join(base, "home"),
+    work: path.join(base, "work"),
+    testHome: path.join(base, "test-home"),
+  };
+  for (const dir of Object.values(dirs)) await mkdir(dir, { recursive: true, mode: 0o700 });
+  // Without a user of its own, the room's processes are found by a tag in their environment
+  // (a process that clears its environment escapes it: one more reason for the real room).
+  const tag = randomUUID();
+  return unsandboxedRoom(base, dirs, tag);
+}
+
+function unsandboxedRoom(
+  base: string,
+  dirs: { tools: string; home: string; work: string; testHome: string },
+  tag: string,
+): Room {
+  return {
+    sandbox: "none",
+    base,
+    ...dirs,
+    launch: (file, args, env) => ({ file, args, env: { ...env, [SESSION_TAG_VAR]: tag } }),
+    async handOver() {},
+    reap: () => killSessionTree({ tag, graceMs: 2000 }),
+    async reclaim() {},
+    async dispose() {
+      await rm(base, { recursive: true, force: true }).catch(() => undefined);
+    },
+    describe: () => ({ sandbox: "none", base, tag }),
+  };
+}
+
+/** The room a main step described, for the post step to reap and remove. */
+export async function reopenRoom(desc: RoomDescription): Promise<Pick<Room, "reap" | "dispose">> {
+  if (desc.sandbox === "none" || !desc.user) {
+    const dirs = { tools: "", home: "", work: "", testHome: "" };
+    return unsandboxedRoom(desc.base, dirs, desc.tag ?? randomUUID());
+  }
+  const privilege = await detectPrivilege();
+  if (privilege !== "root" && privilege !== "sudo") throw new RoomError(`cannot reap the room: ${privilege}`);
+  const user = desc.user;
+  const launch = roomLauncher(privilege, user);
+  return {
+    async reap() {
+      const first = await processesOf(user.uid);
+      for (let round = 0; round < 50 && (await processesOf(user.uid)).length; round++) {
+        const killer = launch("/bin/bash", ["-c", "kill -KILL -1 2>/dev/null; exit 0"], {
+          PATH: "/usr/bin:/bin",
+        });
+        await exec(killer.file, killer.args, { env: killer.env, timeoutMs: 10_000 });
+        await sleep(20 * (round + 1));
+      }
+      return first.length;
+    },
+    async dispose() {
+      await privileged(privilege, "rm", ["-rf", "--one-file-system", desc.base], "removing the room").catch(
+        () => undefined,
+      );
+    },
+  };
+}
+
+// ---- staging the tools the room runs ----
+
+/** An executable as the room runs it: a native binary, or a script run by the staged node. */
+export interface StagedTool {
+  file: string;
+  prefixArgs: string[];
+}
+
+async function isElf(file: string): Promise<boolean> {
+  const handle = await open(file, "r");
+  try {
+    const buf = Buffer.alloc(4);
+    await handle.read(buf, 0, 4, 0);
+    return buf.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A hard link where the file system allows it (instant, no space), else a copy. */
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch {
+    await copyFile(from, to, constants.COPYFILE_FICLONE);
+  }
+}
+
+async function copyTree(from: string, to: string): Promise<void> {
+  const stat = await lstat(from);
+  if (stat.isSymbolicLink()) {
+    // Packages may link inside themselves; follow once and copy what it names.
+    return copyTree(await realpath(from), to);
+  }
+  if (stat.isDirectory()) {
+    await mkdir(to, { recursive: true, mode: 0o755 });
+    for (const entry of await readdir(from)) await copyTree(path.join(from, entry), path.join(to, entry));
+    return;
+  }
+  if (stat.isFile()) await linkOrCopy(from, to);
+}
+
+async function packageRoot(file: string): Promise<string | undefined> {
+  let dir = path.dirname(file);
+  while (dir !== path.dirname(dir)) {
+    try {
+      await access(path.join(dir, "package.json"), constants.R_OK);
+      return dir;
+    } catch {
+      dir = path.dirname(dir);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Puts `executable` where the room can run it and not change it: a native binary is linked in
+ * alone; an npm script comes with its package (with its whole scope, where platform binaries
+ * sit beside it, as @openai/codex's do) and runs under the staged `node`.
+ */
+export async function stageTool(room: Room, name: string, executable: string): Promise<StagedTool> {
+  const real = await realpath(executable);
+  if (await isElf(real)) {
+    const to = path.join(room.tools, name);
+    await linkOrCopy(real, to);
+    return { file: to, prefixArgs: [] };
+  }
+  const pkg = await packageRoot(real);
+  if (!pkg) throw new Error(`${executable} is neither a native binary nor part of an npm package`);
+  const scoped = path.basename(path.dirname(pkg)).startsWith("@");
+  const from = scoped ? path.dirname(pkg) : pkg;
+  const to = path.join(room.tools, name, "node_modules", path.basename(from));
+  await copyTree(from, to);
+  const node = await stageNode(room);
+  return { file: node, prefixArgs: [path.join(to, path.relative(from, real))] };
+}
+
+/** The action's own node, for the hooks and npm-script tools: never whatever `node` is on PATH. */
+export async function stageNode(room: Room): Promise<string> {
+  const to = path.join(room.tools, "node");
+  try {
+    await access(to, constants.X_OK);
+  } catch {
+    await linkOrCopy(process.execPath, to);
+  }
+  return to;
+}
+
+/** The hooks (settings and bundled scripts), copied so the room reads them but cannot change them. */
+export async function stageHooks(room: Room, hooksDir: string): Promise<string> {
+  const to = path.join(room.tools, "hooks");
+  await copyTree(hooksDir, to);
+  return to;
+}
+
+/** Runs a launched command to completion, stdout as a Buffer (for git plumbing inside the room). */
+export function runLaunched(
+  launch: Launcher,
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+  opts: { cwd: string; timeoutMs: number; maxBytes: number },
+): Promise<{ code: number | null; stdout: Buffer; stderr: string; overflow: boolean }> {
+  const cmd = launch(file, args, env);
+  return new Promise((resolve) => {
+    const child = spawn(cmd.file, cmd.args, {
+      cwd: opts.cwd,
+      env: cmd.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const out: Buffer[] = [];
+    let size = 0;
+    let overflow = false;
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      size += d.length;
+      if (size > opts.maxBytes) {
+        overflow = true;
+        child.kill("SIGKILL");
+      } else out.push(d);
+    });
+    child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString("utf8")).slice(-4000)));
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs);
+    child.once("error", (e) => {
+      clearTimeout(timer);
+      resolve({ code: null, stdout: Buffer.alloc(0), stderr: e.message, overflow });
+    });
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out), stderr, overflow });
+    });
+  });
+}

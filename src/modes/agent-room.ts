@@ -1,0 +1,320 @@
+// Inside the agent's room: everything of run mode that the agent (or the repository's own code)
+// can influence runs here, as the room's user — the test command on the base, the Claude Code
+// session with its hooks and tools, committing what the agent left, the test command on the
+// branch. What comes out is data: the session's stream, a git bundle of the agent's commits, the
+// tests' exit codes and output tails. Nothing in here holds a credential: Claude Code talks to a
+// loopback proxy of the action's with a placeholder key, and git inside the room has no token.
+//
+// The publisher (publish.ts) takes the bundle, checks it and pushes; it never runs code in here.
+import { execFile } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import * as cache from "@actions/cache";
+import * as core from "@actions/core";
+import { runClaudeSession, type ClaudeSessionOptions, type SessionResult } from "../adapters/claude.js";
+import { type CodexRoom, DEFAULT_OPENAI_BASE_URL } from "../adapters/codex.js";
+import * as git from "../adapters/git.js";
+import { startModelProxy, type ModelProxy } from "../adapters/model-proxy.js";
+import { openRoom, type Room, type StagedTool, stageHooks, stageNode, stageTool } from "../adapters/room.js";
+import { restoreSession, saveSession } from "../adapters/session-store.js";
+import { runTestCommand } from "../adapters/test-command.js";
+import { sanitizeAgentEnv } from "../core/agent-env.js";
+import type { TestRun } from "../core/run-decisions.js";
+import type { ModeContext } from "./context.js";
+
+const execFileAsync = promisify(execFile);
+
+export const ANTHROPIC_API = "https://api.anthropic.com";
+/** Saved for the post step, which reaps and removes the room whatever happened to the main step. */
+export const ROOM_STATE = "aegis-room";
+
+/** Said in the summary and the status comment whenever the agent is not in a room of its own. */
+export const SHARED_USER_NOTE =
+  "⚠️ `run.sandbox: none`: the agent shared the runner's OS user, so code it ran could read the action's credentials.";
+
+export interface AgentRoom {
+  room: Room;
+  /** Where the agent works (the room's working copy) and what it starts from. */
+  work: string;
+  startSha: string;
+  /** Runs the configured test command inside the room; `sha` checks that commit out first. */
+  runTests(where: "base" | "branch"): Promise<TestRun>;
+  /** The session, with its hooks, as the room's user; every process of the room is gone after it. */
+  runSession(opts: SessionRequest): Promise<SessionResult>;
+  /** Commits what the agent left and hands its commits out as a bundle file. */
+  seal(opts: { leaveOut: (p: string) => boolean; message: string }): Promise<Sealed>;
+  /** Saves the session's transcript to the Actions cache for the next attempt. */
+  saveSession(attempt: number, sessionId: string, knownSecrets: string[]): Promise<void>;
+  /** Reaps, removes the room and stops the proxy; never throws. */
+  close(): Promise<void>;
+}
+
+export type SessionRequest = Omit<
+  ClaudeSessionOptions,
+  "executable" | "executableArgs" | "cwd" | "settingsPath" | "hooksDir" | "env" | "launch" | "stop"
+>;
+
+export interface Sealed {
+  committed: string[];
+  leftOut: string[];
+  /** Bundle of the commits from `startSha` to `head`; absent when the agent added none. */
+  bundle?: { file: string; head: string };
+}
+
+export interface RoomRequest {
+  /** The claude CLI the action installed (staged into the room). */
+  claude: string;
+  /** The action's checkout, already on the task branch at `startSha`. */
+  workspace: string;
+  baseSha: string;
+  startSha: string;
+  branch: string;
+  taskId: string;
+  /** The attempt about to run; > 1 restores an earlier session when `resume` is set. */
+  attempt: number;
+  resume: boolean;
+}
+
+/** Builds the room, stages the tools, hands it a copy of the checkout, starts the model proxy. */
+export async function enterRoom(
+  ctx: ModeContext,
+  req: RoomRequest,
+): Promise<{ agentRoom: AgentRoom; resumeSessionId?: string }> {
+  const { settings } = ctx;
+  const { config, context } = settings;
+  const room = await openRoom({ sandbox: config.run.sandbox, runnerTemp: context.runnerTemp });
+  core.saveState(ROOM_STATE, JSON.stringify(room.describe()));
+  let proxy: ModelProxy | undefined;
+  const close = async () => {
+    await proxy?.close().catch(() => undefined);
+    try {
+      const reaped = await room.reap();
+      if (reaped) core.info(`Stopped ${reaped} process(es) left in the room.`);
+    } catch (error) {
+      core.warning(`The room: ${(error as Error).message}`);
+    }
+    await room.dispose();
+  };
+  try {
+    if (room.user)
+      core.info(`The agent's room: user ${room.user.name} (uid ${room.user.uid}), ${room.base}.`);
+    else core.warning(SHARED_USER_NOTE);
+    const claude = await stageTool(room, "claude", req.claude);
+    const hooksDir = await stageHooks(room, path.join(context.actionPath, "hooks"));
+    const node = await stageNode(room);
+    await copyCheckout(req.workspace, room.work);
+    await mkdir(path.join(room.home, "tmp"), { mode: 0o700 });
+    await mkdir(path.join(room.testHome, "tmp"), { mode: 0o700 });
+    const store = { cache, home: room.home, cwd: room.work, taskId: req.taskId };
+    const resumed =
+      req.resume && req.attempt > 1
+        ? await core.group("Earlier session", () => restoreSession({ ...store, attempt: req.attempt }))
+        : undefined;
+    await room.handOver();
+    proxy = await startModelProxy({
+      upstream: settings.anthropicBaseUrl || ANTHROPIC_API,
+      apiKey: settings.anthropicApiKey,
+      scheme: "anthropic",
+    });
+    const agentRoom = makeAgentRoom(ctx, room, { ...req, claude, hooksDir, node, proxy, store, close });
+    return { agentRoom, ...(resumed?.restored ? { resumeSessionId: resumed.sessionId } : {}) };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/**
+ * The room's copy of the checkout: the files (the build's installed dependencies included) and
+ * the repository, with a .git/config of our own — nothing of the runner's (an auth header a
+ * checkout persisted, remotes, includes) comes along.
+ */
+async function copyCheckout(workspace: string, work: string): Promise<void> {
+  await execFileAsync("cp", ["-a", "--no-preserve=ownership", "--", `${workspace}/.`, work], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const configFile = path.join(work, ".git", "config");
+  const keep = await execFileAsync(
+    "git",
+    ["config", "--file", configFile, "--get-regexp", "^(core\\.repositoryformatversion|extensions\\.)"],
+    { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", GIT_CONFIG_NOSYSTEM: "1" } },
+  ).then(
+    (r) => r.stdout,
+    () => "",
+  );
+  const lines = ["[core]", "\tbare = false", "\tlogallrefupdates = true", "\tfilemode = true"];
+  const extensions: string[] = [];
+  for (const line of keep.split("\n").filter(Boolean)) {
+    const [key = "", ...rest] = line.split(" ");
+    const value = rest.join(" ");
+    if (!/^[A-Za-z0-9.-]+$/.test(key) || /[\n"\\]/.test(value)) continue;
+    if (key === "core.repositoryformatversion") lines.push(`\trepositoryformatversion = ${value}`);
+    else extensions.push(`\t${key.slice("extensions.".length)} = ${value}`);
+  }
+  if (extensions.length) lines.push("[extensions]", ...extensions);
+  lines.push("[user]", `\tname = ${git.GIT_NAME}`, `\temail = ${git.GIT_EMAIL}`);
+  await writeFile(configFile, `${lines.join("\n")}\n`, { mode: 0o644 });
+}
+
+interface RoomParts extends Omit<RoomRequest, "claude"> {
+  claude: StagedTool;
+  hooksDir: string;
+  node: string;
+  proxy: ModelProxy;
+  store: { cache: typeof cache; home: string; cwd: string; taskId: string };
+  close: () => Promise<void>;
+}
+
+function makeAgentRoom(ctx: ModeContext, room: Room, parts: RoomParts): AgentRoom {
+  const { settings } = ctx;
+  const { config } = settings;
+  const work = room.work;
+  const identity: Record<string, string> = room.user ? { USER: room.user.name, LOGNAME: room.user.name } : {};
+  const testCommand = config.run.testCommand.trim();
+
+  const runTests = async (where: "base" | "branch"): Promise<TestRun> => {
+    // The base run sees the base; the session then starts where the task starts.
+    if (where === "base" && parts.startSha !== parts.baseSha)
+      await git.checkoutInRoom(work, room.launch, parts.baseSha);
+    const env = sanitizeAgentEnv(process.env, {
+      extra: { HOME: room.testHome, TMPDIR: path.join(room.testHome, "tmp"), ...identity },
+    });
+    delete env.RUNNER_TEMP;
+    const result = await core.group(`Tests on the ${where}`, () =>
+      runTestCommand({
+        command: testCommand,
+        cwd: work,
+        env,
+        timeoutMs: config.run.timeoutMinutes * 60_000,
+        secrets: [settings.githubToken, settings.anthropicApiKey, settings.openaiApiKey].filter(Boolean),
+        launch: room.launch,
+        stop: () => room.reap(),
+      }),
+    );
+    if (where === "base" && parts.startSha !== parts.baseSha)
+      await git.checkoutInRoom(work, room.launch, parts.startSha, parts.branch);
+    core.info(`Tests on the ${where}: ${result.passed ? "pass" : "fail"} (${result.durationMs} ms).`);
+    return result;
+  };
+
+  return {
+    room,
+    work,
+    startSha: parts.startSha,
+    runTests,
+    async runSession(opts) {
+      const env = sanitizeAgentEnv(process.env, {
+        extra: {
+          HOME: room.home,
+          TMPDIR: path.join(room.home, "tmp"),
+          ...identity,
+          ANTHROPIC_API_KEY: parts.proxy.placeholderKey,
+          ANTHROPIC_BASE_URL: parts.proxy.url,
+          // An operator's knob (tests set it to 0 so a refused connection fails at once).
+          ...(process.env.CLAUDE_CODE_MAX_RETRIES
+            ? { CLAUDE_CODE_MAX_RETRIES: process.env.CLAUDE_CODE_MAX_RETRIES }
+            : {}),
+          AEGIS_WORKSPACE: work,
+          AEGIS_CONFIG_PATH: settings.configPath,
+          AEGIS_PROTECTED_PATHS: config.run.protectedPaths.join("\n"),
+          AEGIS_NODE: parts.node,
+        },
+      });
+      delete env.RUNNER_TEMP;
+      const session = await runClaudeSession({
+        ...opts,
+        executable: parts.claude.file,
+        executableArgs: parts.claude.prefixArgs,
+        cwd: work,
+        settingsPath: path.join(parts.hooksDir, "settings.json"),
+        hooksDir: parts.hooksDir,
+        env,
+        launch: room.launch,
+        stop: () => room.reap(),
+      });
+      const stats = parts.proxy.stats();
+      core.info(
+        `Model proxy: ${stats.forwarded} request(s) forwarded${stats.refused ? `, ${stats.refused} refused (wrong key)` : ""}${stats.failed ? `, ${stats.failed} failed` : ""}.`,
+      );
+      return session;
+    },
+    async seal(opts) {
+      const leftovers = await git.commitLeftovers(work, { ...opts, launch: room.launch });
+      const file = path.join(settings.context.runnerTemp, `aegis-${parts.taskId}-${Date.now()}.bundle`);
+      const bundle = await git.bundleFromRoom(work, room.launch, parts.startSha, file);
+      // git ran as the room's user in a repository the agent shaped: nothing of it may linger.
+      await room.reap();
+      return { ...leftovers, ...(bundle ? { bundle: { file, head: bundle.head } } : {}) };
+    },
+    async saveSession(attempt, sessionId, knownSecrets) {
+      await room.reap();
+      await room.reclaim(room.home);
+      await core.group("Save the session for the next attempt", () =>
+        saveSession({ ...parts.store, attempt, sessionId, knownSecrets }),
+      );
+    },
+    close: parts.close,
+  };
+}
+
+export interface ReviewRoom {
+  room: Room;
+  codex: StagedTool;
+  proxy: ModelProxy;
+  codexRoom: CodexRoom;
+  close(): Promise<void>;
+}
+
+/**
+ * The review's room: Codex reads the agent's diff, so it runs where the agent ran — as the room's
+ * user, in a copy of the PR checkout, with a placeholder key and the action's loopback proxy to
+ * `openai-base-url`.
+ */
+export async function enterReviewRoom(
+  ctx: ModeContext,
+  codexExecutable: string,
+  checkout: string,
+): Promise<ReviewRoom> {
+  const { settings } = ctx;
+  const room = await openRoom({
+    sandbox: settings.config.run.sandbox,
+    runnerTemp: settings.context.runnerTemp,
+  });
+  core.saveState(ROOM_STATE, JSON.stringify(room.describe()));
+  let proxy: ModelProxy | undefined;
+  const close = async () => {
+    await proxy?.close().catch(() => undefined);
+    await room.reap().catch((error: Error) => core.warning(`The room: ${error.message}`));
+    await room.dispose();
+  };
+  try {
+    if (!room.user) core.warning(SHARED_USER_NOTE);
+    const codex = await stageTool(room, "codex", codexExecutable).catch((error: Error) => {
+      throw new Error(`could not start codex (${codexExecutable}): ${error.message}`, { cause: error });
+    });
+    await copyCheckout(checkout, room.work);
+    const outDir = path.join(room.home, "out");
+    await mkdir(path.join(room.home, ".codex"), { mode: 0o700 });
+    await mkdir(outDir, { mode: 0o700 });
+    await room.handOver();
+    proxy = await startModelProxy({
+      upstream: settings.openaiBaseUrl || DEFAULT_OPENAI_BASE_URL,
+      apiKey: settings.openaiApiKey,
+      scheme: "openai",
+      stripPrefix: "/v1",
+    });
+    const codexRoom: CodexRoom = {
+      launch: room.launch,
+      stop: () => room.reap(),
+      cwd: room.work,
+      readOnlyDir: room.tools,
+      outDir,
+      takeBack: () => room.reclaim(outDir),
+    };
+    return { room, codex, proxy, codexRoom, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

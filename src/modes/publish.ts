@@ -1,0 +1,204 @@
+// The publisher: outside the agent's room, with the credentials. It takes the agent's commits in
+// as a bundle (every object checked as it arrives, the history required to descend from where the
+// session started), describes the branch in the action's own repository, runs the pre-push checks
+// and the test ratchet (the tests themselves run back in the room), pushes exactly the checked
+// commit and opens the pull request. No code of the agent's runs here, and every process of the
+// room is dead before the push: the room's reaper runs after each thing the room did.
+import * as core from "@actions/core";
+import type { SessionResult } from "../adapters/claude.js";
+import * as git from "../adapters/git.js";
+import type { Task } from "../core/ledger.js";
+import { classifyOutcome, type OutcomeResult } from "../core/outcome.js";
+import * as decide from "../core/run-decisions.js";
+import { agentSummary, failureComment, prBody } from "../core/run-report.js";
+import type { Violation } from "../core/secret-scan.js";
+import type { AgentRoom, Sealed } from "./agent-room.js";
+import type { ModeContext } from "./context.js";
+import type { Conclusion } from "./run-conclude.js";
+import type { Claimed } from "./run.js";
+import * as steps from "./run-steps.js";
+
+export interface PublishRequest {
+  claim: Claimed;
+  branch: string;
+  model?: string;
+  /** The action's own checkout and remote (with the token). */
+  cwd: string;
+  remote: git.Remote;
+  defaultBranch: string;
+  baseSha: string;
+  startSha: string;
+  continued: boolean;
+  /** The branch's tip on the remote when the run started (an earlier attempt's, maybe stale). */
+  remoteSha?: string;
+  issueTitle: string;
+  session: SessionResult;
+  resumed: boolean;
+  sealed: Sealed;
+  baseTests?: decide.TestRun;
+  agentRoom: AgentRoom;
+  secrets: string[];
+}
+
+/** Takes the agent's commits in; a bundle that cannot be taken in fails the task, with the reason. */
+async function importCommits(req: PublishRequest): Promise<{ head: string; refused?: string }> {
+  if (!req.sealed.bundle) return { head: req.startSha };
+  try {
+    const head = await core.group("Take in the agent's commits", () =>
+      git.importBundle(req.cwd, req.sealed.bundle!.file, req.sealed.bundle!.head, req.startSha),
+    );
+    return { head };
+  } catch (error) {
+    return { head: req.startSha, refused: (error as Error).message };
+  }
+}
+
+export async function publish(ctx: ModeContext, req: PublishRequest): Promise<Conclusion> {
+  const { settings, gh } = ctx;
+  const { config } = settings;
+  const { task, attemptNumber } = req.claim;
+  const { session, secrets } = req;
+  const imported = await importCommits(req);
+  const state = await git.describeBranch(req.cwd, req.baseSha, req.startSha, imported.head);
+  const outcome: OutcomeResult = classifyOutcome({
+    session,
+    commitsAhead: state.commitsAhead,
+    changedFiles: state.netPaths.length,
+  });
+  core.info(
+    `Outcome: ${outcome.outcome}${outcome.reason ? ` (${outcome.reason})` : ""}; ${state.commitsAhead} commit(s) ahead of ${req.defaultBranch}.`,
+  );
+  let plan = decide.planAfterSession({
+    outcome,
+    commitsAhead: state.commitsAhead,
+    newCommits: state.newCommits,
+    attempt: attemptNumber,
+    maxAttempts: config.run.maxAttempts,
+  });
+  if (imported.refused) {
+    core.warning(`The agent's commits were not taken in: ${imported.refused}`);
+    plan = { push: "none", state: "failed", reason: `the agent's commits were refused: ${imported.refused}` };
+  }
+
+  // Only work that would be pushed is checked; the ratchet only guards a pull request.
+  let violations: Violation[] | undefined;
+  let branchTests: decide.TestRun | undefined;
+  if (plan.push !== "none") {
+    violations = steps.checkBranch(state, secrets, settings);
+    if (violations.length) core.warning(`Pre-push check failed: ${decide.describeViolations(violations)}`);
+    else if (plan.push === "pr" && req.baseTests) branchTests = await req.agentRoom.runTests("branch");
+    plan = decide.applyGates(plan, {
+      violations,
+      ...(req.baseTests ? { base: req.baseTests } : {}),
+      ...(branchTests ? { branch: branchTests } : {}),
+    });
+  }
+  const tests = decide.testsLabel(req.baseTests, branchTests);
+  if (plan.state === "queued" && session.sessionId)
+    await req.agentRoom.saveSession(attemptNumber, session.sessionId, secrets);
+  // The wall: nothing of the room runs from here on, while the token is in use.
+  const reaped = await req.agentRoom.room.reap();
+  if (reaped) core.info(`Stopped ${reaped} process(es) of the room before publishing.`);
+
+  let branchSha = req.continued ? req.startSha : undefined;
+  if (plan.push !== "none" && settings.dryRun) {
+    core.info(
+      `Dry run: would push ${state.headSha.slice(0, 12)} as ${req.branch}${plan.push === "pr" ? " and open a pull request" : ""}.`,
+    );
+    plan = { ...plan, push: "none" };
+  } else if (plan.push !== "none") {
+    // A stale branch of an earlier attempt is replaced by compare-and-swap on the tip seen at the
+    // start; creating the branch, or continuing from its tip, is a plain push.
+    const replaceSha = req.remoteSha && req.remoteSha !== req.startSha ? req.remoteSha : undefined;
+    try {
+      await core.group(`Push ${req.branch}`, () =>
+        git.pushBranch(req.cwd, req.remote, {
+          sha: state.headSha,
+          branch: req.branch,
+          ...(replaceSha ? { replaceSha } : {}),
+        }),
+      );
+      branchSha = state.headSha;
+    } catch (error) {
+      plan = { push: "none", state: "failed", reason: `the push was refused: ${(error as Error).message}` };
+    }
+  }
+  const pr = plan.push === "pr" ? await openPull(ctx, req, task, { outcome, state, tests }) : undefined;
+
+  const leftOut = req.sealed.leftOut.filter((p) => decide.isSecretLikePath(p));
+  const record: decide.AttemptRecord = {
+    outcome: outcome.outcome,
+    ...(outcome.reason ? { reason: outcome.reason } : {}),
+    ...(outcome.failureKind ? { failureKind: outcome.failureKind } : {}),
+    turns: session.result?.num_turns ?? 0,
+    costUsd: session.costUsd,
+    durationMs: session.durationMs,
+    ...(session.sessionId ? { sessionId: session.sessionId } : {}),
+    resumed: req.resumed,
+    commits: state.commitsAhead,
+    files: state.netPaths.slice(0, 200),
+    ...(tests ? { tests } : {}),
+    ...(req.model ? { model: req.model } : {}),
+    ...(branchSha ? { branchSha } : {}),
+    ...(violations?.length ? { checks: decide.describeViolations(violations).slice(0, 500) } : {}),
+    sandbox: req.agentRoom.room.sandbox,
+  };
+  const testFailed = branchTests !== undefined && !branchTests.passed;
+  if (plan.state === "failed" && (violations?.length || testFailed || imported.refused)) {
+    const comment = failureComment({
+      taskId: task.id,
+      reason: plan.reason,
+      violations: violations ?? [],
+      ...(testFailed ? { testCommand: config.run.testCommand.trim(), branchTests } : {}),
+    });
+    await gh.createComment(task.issue, comment);
+  }
+  return {
+    ...req.claim,
+    branch: req.branch,
+    ...(req.model ? { model: req.model } : {}),
+    plan,
+    record,
+    outcome,
+    session,
+    leftOut,
+    ...(pr ? { pr } : {}),
+    ...(violations ? { violations } : {}),
+    ...(tests ? { tests } : {}),
+  };
+}
+
+async function openPull(
+  ctx: ModeContext,
+  req: PublishRequest,
+  task: Task,
+  what: { outcome: OutcomeResult; state: git.BranchState; tests?: string },
+) {
+  const { config } = ctx.settings;
+  const leftOut = req.sealed.leftOut.filter((p) => decide.isSecretLikePath(p));
+  return core.group("Pull request", () =>
+    steps.openPull(
+      ctx,
+      task,
+      { head: req.branch, base: req.defaultBranch },
+      req.issueTitle,
+      prBody({
+        issue: task.issue,
+        taskId: task.id,
+        category: task.category,
+        attempt: req.claim.attemptNumber,
+        maxAttempts: config.run.maxAttempts,
+        outcome: decide.OUTCOME_LABEL[what.outcome.outcome],
+        summary: agentSummary(req.session.result?.result, req.secrets),
+        turns: req.session.result?.num_turns ?? 0,
+        costUsd: req.session.costUsd,
+        durationMs: req.session.durationMs,
+        ...(what.tests ? { tests: what.tests } : {}),
+        ...(req.model ? { model: req.model } : {}),
+        commits: what.state.commitsAhead,
+        files: what.state.netPaths.length,
+        leftOut,
+      }),
+    ),
+  );
+}
