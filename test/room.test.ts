@@ -59,7 +59,7 @@ function plantAndRun(source: string): Turn[] {
   ];
 }
 
-async function attack(config: string) {
+async function attack(config: string, runAs?: { uid: number; gid: number }) {
   const drop = await makeDrop();
   cleanups.push(drop.remove);
   fake = await startFakeGitHub({
@@ -95,6 +95,7 @@ async function attack(config: string) {
       ACTIONS_ID_TOKEN_REQUEST_URL: "http://127.0.0.1:9/oidc",
     },
     timeoutMs: 150_000,
+    ...(runAs ? { asUser: runAs } : {}),
   });
   cleanups.push(run.cleanup);
   const secrets = {
@@ -287,6 +288,27 @@ describe.skipIf(!asRoot)("the agent's room", () => {
     for (const req of openai.requests) expect(leakedIn(JSON.stringify(req), a.secrets)).toEqual([]);
     expect(new Set(openai.headers.map((h) => h.authorization))).toEqual(new Set([`Bearer ${OPENAI_KEY}`]));
     expect(await processesOf(found.uid)).toEqual([]);
+  });
+
+  it("a runner without root or passwordless sudo fails closed, naming the opt-out; nothing of the agent runs", async () => {
+    const name = `aegt-runner-${randomBytes(3).toString("hex")}`;
+    await exec("useradd", ["--system", "--no-create-home", "--user-group", name]);
+    cleanups.push(() => exec("userdel", [name]));
+    const [uid, gid] = await Promise.all([exec("id", ["-u", name]), exec("id", ["-g", name])]).then((r) =>
+      r.map((x) => Number(x.stdout.trim())),
+    );
+    const a = await attack(`run:\n  testCommand: "${TEST_COMMAND}"\n`, { uid: uid!, gid: gid! });
+    expect(a.run.exitCode).toBe(1);
+    const error = a.run.annotations.find((x) => x.level === "error")?.message ?? "";
+    expect(error).toContain("The agent's room cannot be built");
+    expect(error).toMatch(/without passwordless sudo/);
+    expect(error).toContain("sandbox: none");
+    // No session ran, no room user was made, and the attempt is on record with the reason.
+    expect(a.model.requests).toHaveLength(0);
+    await expect(exec("id", ["-u", roomUserFor(a.fake)])).rejects.toThrow();
+    expect(a.task.attempts.at(-1)?.reason).toContain("sandbox: none");
+    expect(["queued", "failed"]).toContain(a.task.state);
+    expect(await readLoot(a.drop)).toEqual([]);
   });
 
   it("with run.sandbox: none the same code does read the token — and every summary says the agent shared the runner's user", async () => {

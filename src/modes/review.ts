@@ -11,6 +11,7 @@ import * as cache from "@actions/cache";
 import * as core from "@actions/core";
 import { runCodexReview, type CodexEvent, type CodexRunResult } from "../adapters/codex.js";
 import { preparePrCheckout } from "../adapters/pr-checkout.js";
+import { RoomError } from "../adapters/room.js";
 import { installNpmTool } from "../adapters/tool-install.js";
 import { REVIEW_MARKER } from "../core/findings.js";
 import { renderReviewComment } from "../core/review-comment.js";
@@ -113,6 +114,8 @@ export async function review(ctx: ModeContext): Promise<ReviewOutcome> {
     }
     assessment = assess(run);
   } catch (error) {
+    // A room that cannot be built is the runner's setup, not Codex's failure: it fails the step.
+    if (error instanceof RoomError) throw error;
     assessment = { verdict: "error", findings: [], critical: 0, error: (error as Error).message };
   }
   if (assessment.error) core.warning(`Codex review of #${pr.number} could not complete: ${assessment.error}`);

@@ -40,6 +40,8 @@ export interface RunActionOptions {
   runId?: number;
   runAttempt?: number;
   job?: string;
+  /** Runs the action as this OS user (the emulator's files are handed to it): a runner without root. */
+  asUser?: { uid: number; gid: number };
 }
 
 export interface Annotation {
@@ -239,6 +241,14 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
     ...(opts.env ?? {}),
   };
 
+  if (opts.asUser) {
+    const { uid, gid } = opts.asUser;
+    await new Promise<void>((resolve, reject) =>
+      spawn("chown", ["-R", `${uid}:${gid}`, root], { stdio: "ignore" }).once("exit", (code) =>
+        code === 0 ? resolve() : reject(new Error(`chown of ${root} exited ${code}`)),
+      ),
+    );
+  }
   const started = performance.now();
   const result = await new Promise<{
     code: number | null;
@@ -252,6 +262,7 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
       cwd: workspace,
       env,
       detached: true,
+      ...(opts.asUser ? { uid: opts.asUser.uid, gid: opts.asUser.gid } : {}),
       stdio: ["ignore", "pipe", "pipe"],
     });
     const out: Buffer[] = [];

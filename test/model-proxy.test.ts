@@ -1,0 +1,117 @@
+// The model proxy: the room's CLI holds a placeholder; the proxy checks it, swaps in the real key,
+// forwards, and streams the reply through chunk by chunk.
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { startModelProxy, type ModelProxy } from "../src/adapters/model-proxy.js";
+
+let upstream: http.Server | undefined;
+let proxy: ModelProxy | undefined;
+afterEach(async () => {
+  await proxy?.close();
+  await new Promise((r) => (upstream ? upstream.close(r) : r(undefined)));
+  upstream = undefined;
+  proxy = undefined;
+});
+
+interface Seen {
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** An upstream that records requests and answers with three SSE events, 150 ms apart. */
+async function startUpstream(seen: Seen[]): Promise<string> {
+  upstream = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      seen.push({ url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString() });
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      let i = 0;
+      const tick = () => {
+        res.write(`event: e${i}\ndata: {"i":${i}}\n\n`);
+        if (++i < 3) setTimeout(tick, 150);
+        else res.end();
+      };
+      tick();
+    });
+  });
+  await new Promise<void>((r) => upstream!.listen(0, "127.0.0.1", r));
+  return `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+}
+
+function post(url: string, headers: Record<string, string>, body: string) {
+  return new Promise<{ status: number; chunks: { at: number; text: string }[] }>((resolve, reject) => {
+    const started = Date.now();
+    const req = http.request(url, { method: "POST", headers }, (res) => {
+      const chunks: { at: number; text: string }[] = [];
+      res.on("data", (c: Buffer) => chunks.push({ at: Date.now() - started, text: c.toString() }));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, chunks }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+describe("model proxy", () => {
+  it("anthropic: swaps the placeholder for the real key, keeps the path, streams each event as it comes", async () => {
+    const seen: Seen[] = [];
+    const root = await startUpstream(seen);
+    proxy = await startModelProxy({ upstream: `${root}/gateway`, apiKey: "sk-real", scheme: "anthropic" });
+    expect(proxy.placeholderKey).not.toContain("sk-real");
+    const res = await post(
+      `${proxy.url}/v1/messages?beta=true`,
+      { "x-api-key": proxy.placeholderKey, "content-type": "application/json" },
+      '{"stream":true}',
+    );
+    expect(res.status).toBe(200);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.url).toBe("/gateway/v1/messages?beta=true");
+    expect(seen[0]!.headers["x-api-key"]).toBe("sk-real");
+    expect(seen[0]!.body).toBe('{"stream":true}');
+    // Three events arrive apart, not in one buffered piece at the end.
+    const text = res.chunks.map((c) => c.text).join("");
+    expect(text).toContain("event: e2");
+    expect(res.chunks.length).toBeGreaterThanOrEqual(3);
+    expect(res.chunks.at(-1)!.at - res.chunks[0]!.at).toBeGreaterThanOrEqual(200);
+    expect(proxy.stats()).toMatchObject({ forwarded: 1, refused: 0 });
+  });
+
+  it("openai: a Bearer placeholder, the /v1 the CLI adds mapped onto the base URL's own /v1", async () => {
+    const seen: Seen[] = [];
+    const root = await startUpstream(seen);
+    proxy = await startModelProxy({
+      upstream: `${root}/v1`,
+      apiKey: "sk-openai",
+      scheme: "openai",
+      stripPrefix: "/v1",
+    });
+    expect(proxy.url).toMatch(/\/v1$/);
+    const res = await post(
+      `${proxy.url}/responses`,
+      { authorization: `Bearer ${proxy.placeholderKey}` },
+      "{}",
+    );
+    expect(res.status).toBe(200);
+    expect(seen[0]!.url).toBe("/v1/responses");
+    expect(seen[0]!.headers.authorization).toBe("Bearer sk-openai");
+  });
+
+  it("refuses a wrong or missing key without calling upstream", async () => {
+    const seen: Seen[] = [];
+    const root = await startUpstream(seen);
+    proxy = await startModelProxy({ upstream: root, apiKey: "sk-real", scheme: "anthropic" });
+    expect((await post(`${proxy.url}/v1/messages`, { "x-api-key": "sk-real" }, "{}")).status).toBe(401);
+    expect((await post(`${proxy.url}/v1/messages`, {}, "{}")).status).toBe(401);
+    expect(seen).toHaveLength(0);
+    expect(proxy.stats().refused).toBe(2);
+  });
+
+  it("an unreachable upstream is a 502 with a reason, not a hang", async () => {
+    proxy = await startModelProxy({ upstream: "http://127.0.0.1:9", apiKey: "k", scheme: "anthropic" });
+    const res = await post(`${proxy.url}/v1/messages`, { "x-api-key": proxy.placeholderKey }, "{}");
+    expect(res.status).toBe(502);
+    expect(res.chunks.map((c) => c.text).join("")).toContain("aegis proxy");
+  });
+});
