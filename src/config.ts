@@ -3,6 +3,7 @@
 // configuration reference.
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
+import { DEFAULT_EGRESS, parseEgressEntry } from "./core/egress.js";
 
 const posInt = (what = "a positive integer") =>
   z.int({ error: `expected ${what}` }).positive({ error: `expected ${what}` });
@@ -75,6 +76,19 @@ const run = z.strictObject({
     .default("user")
     .describe(
       "`user`: the agent, its tools, the test command and the review run as a separate unprivileged OS user that cannot read the action's credentials; `none`: they share the runner's user (only where the room cannot be built).",
+    ),
+  egress: z
+    .array(
+      z
+        .string({ error: 'expected a host, host:port, [IPv6]:port or "*"' })
+        .refine((s) => s === "*" || parseEgressEntry(s) !== undefined, {
+          error: 'expected a host, host:port, [IPv6]:port or "*"',
+        }),
+      { error: 'expected a list of hosts (host, host:port, [IPv6]:port) or ["*"]' },
+    )
+    .default([...DEFAULT_EGRESS])
+    .describe(
+      'Where the agent\'s room may connect besides its model and loopback (kernel-enforced, names resolved when the step starts); `"*"` lifts the limit. Cloud metadata addresses are never reachable.',
     ),
 });
 

@@ -13,6 +13,7 @@ const description = z.object({
   sandbox: z.enum(["user", "none"]),
   base: z.string().startsWith("/"),
   tag: z.string().optional(),
+  egress: z.boolean().optional(),
   user: z.object({ name: z.string(), uid: z.int().positive(), gid: z.int().min(0) }).optional(),
 });
 

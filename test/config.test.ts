@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { DEFAULT_EGRESS } from "../src/core/egress.js";
 import { describe, expect, it } from "vitest";
 import { configJsonSchema, ConfigError, DEFAULT_LABEL_MAP, parseConfig } from "../src/config.js";
 
@@ -34,6 +35,7 @@ describe("config defaults", () => {
         maxChangedFiles: 100,
         maxDiffBytes: 1_000_000,
         sandbox: "user",
+        egress: [...DEFAULT_EGRESS],
       });
       expect(config.budgets).toEqual({ perTaskUsd: 5, dailyUsd: 0, monthlyUsd: 0 });
       expect(config.review).toEqual({ maxFindings: 5, timeoutMinutes: 10 });

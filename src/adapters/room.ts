@@ -39,6 +39,8 @@ import {
   rm,
 } from "node:fs/promises";
 import path from "node:path";
+import { type EgressPolicy } from "../core/egress.js";
+import { type EgressReport, installEgress, type InstalledEgress, removeEgress } from "./egress.js";
 import { killSessionTree, SESSION_TAG_VAR } from "./process-tree.js";
 
 /** Default user name; `AEGIS_ROOM_USER` (operators, tests) names another. */
@@ -95,6 +97,10 @@ export interface Room {
   dispose(): Promise<void>;
   /** What a JSON state entry needs for the post step to reap and dispose the room. */
   describe(): RoomDescription;
+  /** Refused outbound attempts so far (undefined when egress is not limited). */
+  egressReport(): Promise<EgressReport | undefined>;
+  /** Allow-listed host names that did not resolve when the rules were made. */
+  readonly unresolved: string[];
 }
 
 export interface RoomDescription {
@@ -102,12 +108,17 @@ export interface RoomDescription {
   base: string;
   user?: RoomUser;
   tag?: string;
+  /** Whether owner-matched egress rules were installed for the user (the post step removes them). */
+  egress?: boolean;
 }
 
 /** The room cannot be built: the message says why and names the opt-out. */
 export class RoomError extends Error {
   override name = "RoomError";
 }
+
+const EGRESS_OPT_OUT =
+  'Install iptables (GitHub-hosted runners have it), or set `run: { egress: ["*"] }` in the aegis config to let the agent reach any host.';
 
 const OPT_OUT =
   "Run the job as root or as a user with passwordless sudo (GitHub-hosted runners are), " +
@@ -126,7 +137,8 @@ function exec(
       file,
       args,
       {
-        env: opts.env ?? { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C" },
+        // System tools (useradd, iptables) live in sbin, which a runner user's PATH may lack.
+        env: opts.env ?? { PATH: `${process.env.PATH ?? "/usr/bin:/bin"}:/usr/sbin:/sbin`, LC_ALL: "C" },
         timeout: opts.timeoutMs ?? 60_000,
         maxBuffer: 16 * 1024 * 1024,
         encoding: "utf8",
@@ -259,6 +271,8 @@ export interface OpenRoomOptions {
   userName?: string;
   /** Default: AEGIS_ROOM_DIR or /var/lib/aegis-room. */
   rootDir?: string;
+  /** Where the room may connect; `open` still refuses cloud metadata. Default: open, no rules. */
+  egress?: EgressPolicy;
 }
 
 export async function openRoom(opts: OpenRoomOptions): Promise<Room> {
@@ -278,11 +292,35 @@ export async function openRoom(opts: OpenRoomOptions): Promise<Room> {
   const base = path.join(root, name);
   try {
     const user = await ensureUser(privilege, name, base);
-    return await buildSandboxed(privilege, user, root, base);
+    return await buildSandboxed(privilege, user, root, base, opts.egress);
   } catch (error) {
     if (error instanceof RoomError)
       throw new RoomError(`The agent's room cannot be built: ${error.message}. ${OPT_OUT}`);
     throw error;
+  }
+}
+
+async function limitEgress(
+  privilege: Privilege,
+  user: RoomUser,
+  policy: EgressPolicy,
+): Promise<InstalledEgress | undefined> {
+  const run = (file: string, args: string[], what: string) => privileged(privilege, file, args, what);
+  const found = await exec("sh", ["-c", "command -v iptables && command -v ip6tables"], {
+    env: { PATH: `${process.env.PATH ?? "/usr/bin:/bin"}:/usr/sbin:/sbin` },
+  });
+  if (found.code !== 0) {
+    if (policy.kind === "open") return undefined;
+    throw new RoomError(
+      `the egress rules cannot be installed: iptables is not on this runner. ${EGRESS_OPT_OUT}`,
+    );
+  }
+  try {
+    return await installEgress(run, user.uid, policy);
+  } catch (error) {
+    throw new RoomError(
+      `the egress rules cannot be installed (${(error as Error).message}). ${EGRESS_OPT_OUT}`,
+    );
   }
 }
 
@@ -291,6 +329,7 @@ async function buildSandboxed(
   user: RoomUser,
   root: string,
   base: string,
+  policy: EgressPolicy = { kind: "open" },
 ): Promise<Room> {
   const me = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
   const launch = roomLauncher(privilege, user);
@@ -330,9 +369,13 @@ async function buildSandboxed(
     "creating the room",
   );
   for (const dir of Object.values(dirs)) await mkdir(dir, { mode: dir === dirs.tools ? 0o755 : 0o700 });
+  // In place before anything of the room runs; removed by dispose and by the post step.
+  const egress = await limitEgress(privilege, user, policy);
   const tag = randomUUID();
   return {
     sandbox: "user",
+    unresolved: egress?.unresolved ?? [],
+    egressReport: async () => egress?.report(),
     user,
     base,
     ...dirs,
@@ -357,11 +400,12 @@ async function buildSandboxed(
       );
     },
     async dispose() {
+      await egress?.remove().catch(() => undefined);
       await privileged(privilege, "rm", ["-rf", "--one-file-system", base], "removing the room").catch(
         () => undefined,
       );
     },
-    describe: () => ({ sandbox: "user", base, user, tag }),
+    describe: () => ({ sandbox: "user", base, user, tag, egress: egress !== undefined }),
   };
 }
 
@@ -389,6 +433,8 @@ function unsandboxedRoom(
     sandbox: "none",
     base,
     ...dirs,
+    unresolved: [],
+    egressReport: async () => undefined,
     launch: (file, args, env) => ({ file, args, env: { ...env, [SESSION_TAG_VAR]: tag } }),
     async handOver() {},
     reap: () => killSessionTree({ tag, graceMs: 2000 }),
@@ -423,6 +469,8 @@ export async function reopenRoom(desc: RoomDescription): Promise<Pick<Room, "rea
       return first.length;
     },
     async dispose() {
+      if (desc.egress)
+        await removeEgress((f, a, w) => privileged(privilege, f, a, w), user.uid).catch(() => undefined);
       await privileged(privilege, "rm", ["-rf", "--one-file-system", desc.base], "removing the room").catch(
         () => undefined,
       );

@@ -143,6 +143,15 @@ export interface RunSummary {
   leftOut?: string[];
   apiCalls: number;
   note?: string;
+  /** Outbound connections the room's egress rules refused (undefined: not limited). */
+  egress?: { refused: number; destinations: string[] };
+}
+
+/** "3 refused (198.18.0.2:8080 (×2), [fd42::2]:8080)": what a maintainer adds to `run.egress`. */
+export function describeEgress(e: { refused: number; destinations: string[] }): string {
+  if (e.refused === 0) return "nothing refused";
+  const where = e.destinations.length ? ` — to ${e.destinations.join(", ")}` : "";
+  return `${e.refused} outbound connection attempt(s) refused${where}; add what the build needs to \`run.egress\``;
 }
 
 export function renderRunSummary(s: RunSummary): string {
@@ -169,6 +178,7 @@ export function renderRunSummary(s: RunSummary): string {
     ],
     ["Tests (base → branch)", s.tests ?? "no test command"],
     ["GitHub API calls", String(s.apiCalls)],
+    ["Egress (run.egress)", s.egress ? cell(describeEgress(s.egress), 400) : "not limited"],
   ];
   if (s.model) rows.push(["Model", s.model]);
   if (s.leftOut?.length) rows.push(["Left uncommitted", s.leftOut.map((p) => cell(p, 60)).join(", ")]);

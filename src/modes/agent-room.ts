@@ -20,8 +20,13 @@ import { openRoom, type Room, type StagedTool, stageHooks, stageNode, stageTool 
 import { restoreSession, saveSession } from "../adapters/session-store.js";
 import { runTestCommand } from "../adapters/test-command.js";
 import { sanitizeAgentEnv } from "../core/agent-env.js";
+import { egressPolicy } from "../core/egress.js";
+import { buildBrief, maxTurnsFor, type NamedFile } from "../core/brief.js";
+import type { Task } from "../core/ledger.js";
+import * as decide from "../core/run-decisions.js";
 import type { TestRun } from "../core/run-decisions.js";
 import type { ModeContext } from "./context.js";
+import { sessionTimeoutMs } from "./run-steps.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -83,8 +88,14 @@ export async function enterRoom(
 ): Promise<{ agentRoom: AgentRoom; resumeSessionId?: string }> {
   const { settings } = ctx;
   const { config, context } = settings;
-  const room = await openRoom({ sandbox: config.run.sandbox, runnerTemp: context.runnerTemp });
+  const room = await openRoom({
+    sandbox: config.run.sandbox,
+    runnerTemp: context.runnerTemp,
+    egress: egressPolicy(config.run.egress),
+  });
   core.saveState(ROOM_STATE, JSON.stringify(room.describe()));
+  if (room.unresolved.length)
+    core.info(`run.egress: ${room.unresolved.join(", ")} did not resolve; the room cannot reach them.`);
   let proxy: ModelProxy | undefined;
   const close = async () => {
     await proxy?.close().catch(() => undefined);
@@ -258,6 +269,63 @@ function makeAgentRoom(ctx: ModeContext, room: Room, parts: RoomParts): AgentRoo
   };
 }
 
+const MAX_ISSUE_BYTES = 32_000;
+
+export interface RoomWork {
+  task: Task;
+  attemptNumber: number;
+  issue: { title: string; body: string };
+  namedFiles: NamedFile[];
+  model?: string;
+  resumeSessionId?: string;
+}
+
+/**
+ * What happens in the room, in order: the test command on the base, the brief, the session, then
+ * the seal (what the agent left is committed, its commits handed out as a bundle).
+ */
+export async function workInRoom(ctx: ModeContext, agentRoom: AgentRoom, w: RoomWork) {
+  const { config } = ctx.settings;
+  const { task, attemptNumber } = w;
+  const testCommand = config.run.testCommand.trim();
+  const baseTests = testCommand ? await agentRoom.runTests("base") : undefined;
+  const dirtyBefore = new Set(await git.dirtyPaths(agentRoom.work, agentRoom.room.launch));
+  const brief = buildBrief({
+    task: {
+      id: task.id,
+      issue: task.issue,
+      title: w.issue.title,
+      category: task.category,
+      attempt: attemptNumber,
+    },
+    issueBody: w.issue.body,
+    ...(testCommand ? { testCommand } : {}),
+    namedFiles: w.namedFiles,
+    previousAttempts: decide.earlierAttempts(task, attemptNumber),
+    maxBodyBytes: MAX_ISSUE_BYTES,
+    protectedPaths: [...config.run.protectedPaths],
+  });
+  const session = await core.group(`Claude Code session (task ${task.id}, attempt ${attemptNumber})`, () =>
+    agentRoom.runSession({
+      prompt: brief.prompt,
+      appendSystemPrompt: brief.appendSystemPrompt,
+      maxTurns: maxTurnsFor(config.run.maxTurns, w.namedFiles),
+      ...(w.model ? { model: w.model } : {}),
+      ...(config.budgets.perTaskUsd > 0 ? { maxBudgetUsd: config.budgets.perTaskUsd } : {}),
+      ...(w.resumeSessionId ? { resumeSessionId: w.resumeSessionId } : {}),
+      timeoutMs: sessionTimeoutMs(config.run.timeoutMinutes),
+    }),
+  );
+  const sealed = await agentRoom.seal({
+    leaveOut: (p) => decide.isSecretLikePath(p) || dirtyBefore.has(p),
+    message: `aegis: commit the session's uncommitted changes (task ${task.id})`,
+  });
+  if (sealed.committed.length) core.info(`Committed ${sealed.committed.length} file(s) the session left.`);
+  const leftOut = sealed.leftOut.filter((p) => decide.isSecretLikePath(p));
+  if (leftOut.length) core.warning(`Not committed (they look like credentials): ${leftOut.join(", ")}`);
+  return { ...(baseTests ? { baseTests } : {}), session, sealed };
+}
+
 export interface ReviewRoom {
   room: Room;
   codex: StagedTool;
@@ -277,9 +345,12 @@ export async function enterReviewRoom(
   checkout: string,
 ): Promise<ReviewRoom> {
   const { settings } = ctx;
+  // Codex needs its model (the loopback proxy) and nothing else.
+  const open = settings.config.run.egress.includes("*");
   const room = await openRoom({
     sandbox: settings.config.run.sandbox,
     runnerTemp: settings.context.runnerTemp,
+    egress: open ? { kind: "open" } : { kind: "allow", entries: [] },
   });
   core.saveState(ROOM_STATE, JSON.stringify(room.describe()));
   let proxy: ModelProxy | undefined;

@@ -10,7 +10,7 @@ import * as git from "../adapters/git.js";
 import type { Task } from "../core/ledger.js";
 import { classifyOutcome, type OutcomeResult } from "../core/outcome.js";
 import * as decide from "../core/run-decisions.js";
-import { agentSummary, failureComment, prBody } from "../core/run-report.js";
+import { agentSummary, describeEgress, failureComment, prBody } from "../core/run-report.js";
 import type { Violation } from "../core/secret-scan.js";
 import type { AgentRoom, Sealed } from "./agent-room.js";
 import type { ModeContext } from "./context.js";
@@ -38,6 +38,33 @@ export interface PublishRequest {
   baseTests?: decide.TestRun;
   agentRoom: AgentRoom;
   secrets: string[];
+}
+
+/**
+ * The publisher's own checkout, before the room: the default branch's tip (the base), and the
+ * task branch at the base or at the tip an earlier attempt pushed and recorded (continued).
+ */
+export async function prepareCheckout(
+  ctx: ModeContext,
+  req: { task: Task; attemptNumber: number; cwd: string; remote: git.Remote; branch: string },
+) {
+  const { gh, settings } = ctx;
+  const { cwd, remote, branch } = req;
+  const defaultBranch = steps.repositoryDefaultBranch(settings.context.payload) ?? (await gh.defaultBranch());
+  const heads = await git.remoteHeads(cwd, remote, [defaultBranch, branch]);
+  const baseSha = heads.get(defaultBranch);
+  if (!baseSha) throw new Error(`the default branch ${defaultBranch} was not found at ${remote.url}`);
+  const remoteSha = heads.get(branch);
+  await git.checkoutBase(cwd, remote, defaultBranch, baseSha);
+  const wanted = decide.continuationSha(req.task, req.attemptNumber);
+  const start = await git.createTaskBranch(cwd, remote, {
+    branch,
+    baseSha,
+    ...(wanted && wanted === remoteSha ? { continueSha: wanted } : {}),
+  });
+  if (start.continued)
+    core.info(`Continuing from the earlier attempt's work at ${start.startSha.slice(0, 12)}.`);
+  return { defaultBranch, baseSha, remoteSha, start, wanted };
 }
 
 /** Takes the agent's commits in; a bundle that cannot be taken in fails the task, with the reason. */
@@ -94,6 +121,10 @@ export async function publish(ctx: ModeContext, req: PublishRequest): Promise<Co
     });
   }
   const tests = decide.testsLabel(req.baseTests, branchTests);
+  // A task that did not make it, where the network was refused, says so: the fix may be run.egress.
+  const egress = await req.agentRoom.room.egressReport();
+  if (egress?.refused && plan.state !== "pr-open")
+    plan = { ...plan, reason: `${plan.reason}; ${describeEgress(egress)}`.slice(0, 600) };
   if (plan.state === "queued" && session.sessionId)
     await req.agentRoom.saveSession(attemptNumber, session.sessionId, secrets);
   // The wall: nothing of the room runs from here on, while the token is in use.
@@ -165,6 +196,7 @@ export async function publish(ctx: ModeContext, req: PublishRequest): Promise<Co
     ...(pr ? { pr } : {}),
     ...(violations ? { violations } : {}),
     ...(tests ? { tests } : {}),
+    ...(egress ? { egress } : {}),
   };
 }
 

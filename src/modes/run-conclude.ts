@@ -26,6 +26,7 @@ export interface Conclusion extends Claimed {
   leftOut?: string[];
   /** False when the agent shared the runner's user (`run.sandbox: none`): the summary says so. */
   sandboxed?: boolean;
+  egress?: { refused: number; destinations: string[] };
 }
 
 /** Closes the attempt in the ledger, mirrors it on the issue, and reports. */
@@ -84,6 +85,7 @@ export async function conclude(ctx: ModeContext, c: Conclusion): Promise<RunRepo
     ...(c.tests ? { tests: c.tests } : {}),
     ...(c.model ? { model: c.model } : {}),
     ...(c.leftOut?.length ? { leftOut: c.leftOut } : {}),
+    ...(c.egress ? { egress: c.egress } : {}),
     ...(note || c.sandboxed === false
       ? { note: [c.sandboxed === false ? SHARED_USER_NOTE : "", note ?? ""].filter(Boolean).join("\n\n") }
       : {}),

@@ -1,10 +1,13 @@
 // mode: run — one headless Claude Code session for one claimed task, from task to pull request.
 //
-// Read the ledger → the task must be running → issue text → Claude Code (pinned, cached) →
-// branch auto/<category>/<task> from the default branch → tests on the base → the session
-// (hooks, scrubbed env, fresh HOME, timeout) → restore .git/ → commit leftovers → classify →
-// pre-push checks and the test ratchet → push (token on the command line only) → PR → close
-// the attempt in the ledger (compare-and-swap) → label and status comment → outputs, summary.
+// It reads as two rooms. Outside, with the credentials: read the ledger → the task must be
+// running → issue text → Claude Code (pinned, cached) → the publisher's checkout of the base (or
+// of an earlier attempt's work) on auto/<category>/<task>. Inside the agent's room (agent-room.ts:
+// its own OS user, no credentials, limited egress): tests on the base → the session (hooks,
+// timeout) → commit what was left → the commits handed out as a bundle. Outside again
+// (publish.ts): take the bundle in → classify → pre-push checks and the test ratchet (the tests run
+// back in the room) → every room process gone → push (token in git's environment) → PR → close the
+// attempt in the ledger (compare-and-swap) → label and status comment → outputs, summary.
 //
 // The step fails only for action errors (unknown task, corrupt ledger, a git or API failure of
 // the action itself). A task outcome — blocked, max turns, a refused check, a test regression —
@@ -13,16 +16,14 @@
 import * as core from "@actions/core";
 import * as git from "../adapters/git.js";
 import type { LedgerSnapshot } from "../adapters/ledger-store.js";
-import { buildBrief, maxTurnsFor, namedPaths } from "../core/brief.js";
+import { namedPaths } from "../core/brief.js";
 import type { Task } from "../core/ledger.js";
 import * as decide from "../core/run-decisions.js";
-import { enterRoom } from "./agent-room.js";
+import { enterRoom, workInRoom } from "./agent-room.js";
 import type { ModeContext } from "./context.js";
-import { publish } from "./publish.js";
+import { prepareCheckout, publish } from "./publish.js";
 import { conclude, finish } from "./run-conclude.js";
 import * as steps from "./run-steps.js";
-
-const MAX_ISSUE_BYTES = 32_000;
 
 export interface RunReport {
   taskId: string;
@@ -84,20 +85,8 @@ async function work(ctx: ModeContext, claim: Claimed): Promise<RunReport> {
   const executable = await core.group("Claude Code", () => steps.claudeExecutable(ctx));
 
   // The publisher's checkout: the default branch's current tip, or an earlier attempt's checked work.
-  const defaultBranch = steps.repositoryDefaultBranch(context.payload) ?? (await gh.defaultBranch());
-  const heads = await git.remoteHeads(cwd, remote, [defaultBranch, branch]);
-  const baseSha = heads.get(defaultBranch);
-  if (!baseSha) throw new Error(`the default branch ${defaultBranch} was not found at ${remote.url}`);
-  const remoteSha = heads.get(branch);
-  await git.checkoutBase(cwd, remote, defaultBranch, baseSha);
-  const wanted = decide.continuationSha(task, attemptNumber);
-  const start = await git.createTaskBranch(cwd, remote, {
-    branch,
-    baseSha,
-    ...(wanted && wanted === remoteSha ? { continueSha: wanted } : {}),
-  });
-  if (start.continued)
-    core.info(`Continuing from the earlier attempt's work at ${start.startSha.slice(0, 12)}.`);
+  const checkout = await prepareCheckout(ctx, { task, attemptNumber, cwd, remote, branch });
+  const { defaultBranch, baseSha, remoteSha, start, wanted } = checkout;
   const body = issue.body ?? "";
   const namedFiles = await steps.lineCounts(cwd, namedPaths(`${issue.title}\n${body}`));
 
@@ -116,43 +105,14 @@ async function work(ctx: ModeContext, claim: Claimed): Promise<RunReport> {
     }),
   );
   try {
-    const testCommand = config.run.testCommand.trim();
-    const baseTests = testCommand ? await agentRoom.runTests("base") : undefined;
-    const dirtyBefore = new Set(await git.dirtyPaths(agentRoom.work, agentRoom.room.launch));
-    const brief = buildBrief({
-      task: {
-        id: task.id,
-        issue: task.issue,
-        title: issue.title,
-        category: task.category,
-        attempt: attemptNumber,
-      },
-      issueBody: body,
-      ...(testCommand ? { testCommand } : {}),
+    const { baseTests, session, sealed } = await workInRoom(ctx, agentRoom, {
+      task,
+      attemptNumber,
+      issue: { title: issue.title, body },
       namedFiles,
-      previousAttempts: decide.earlierAttempts(task, attemptNumber),
-      maxBodyBytes: MAX_ISSUE_BYTES,
-      protectedPaths: [...config.run.protectedPaths],
+      ...(model ? { model } : {}),
+      ...(resumeSessionId ? { resumeSessionId } : {}),
     });
-    const session = await core.group(`Claude Code session (task ${task.id}, attempt ${attemptNumber})`, () =>
-      agentRoom.runSession({
-        prompt: brief.prompt,
-        appendSystemPrompt: brief.appendSystemPrompt,
-        maxTurns: maxTurnsFor(config.run.maxTurns, namedFiles),
-        ...(model ? { model } : {}),
-        ...(config.budgets.perTaskUsd > 0 ? { maxBudgetUsd: config.budgets.perTaskUsd } : {}),
-        ...(resumeSessionId ? { resumeSessionId } : {}),
-        timeoutMs: steps.sessionTimeoutMs(config.run.timeoutMinutes),
-      }),
-    );
-    const sealed = await agentRoom.seal({
-      leaveOut: (p) => decide.isSecretLikePath(p) || dirtyBefore.has(p),
-      message: `aegis: commit the session's uncommitted changes (task ${task.id})`,
-    });
-    if (sealed.committed.length) core.info(`Committed ${sealed.committed.length} file(s) the session left.`);
-    const leftOut = sealed.leftOut.filter((p) => decide.isSecretLikePath(p));
-    if (leftOut.length) core.warning(`Not committed (they look like credentials): ${leftOut.join(", ")}`);
-
     const conclusion = await publish(ctx, {
       claim,
       branch,

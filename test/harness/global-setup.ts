@@ -1,5 +1,6 @@
-// Removes the OS users (and their room directories) that the suite's rooms created, before the
-// run (a crashed earlier run's) and after it — whether the tests passed or not.
+// Removes what the suite's rooms and egress tests made — OS users and their room directories,
+// their firewall chains, network namespaces and veth links — before the run (a crashed earlier
+// run's) and after it, whether the tests passed or not.
 import { execFileSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
@@ -14,6 +15,11 @@ export function removeTestUsers(): string[] {
     .map((line) => line.split(":")[0] ?? "")
     .filter((name) => PREFIXES.some((p) => name.startsWith(p)));
   for (const name of names) {
+    const uid = readFileSync("/etc/passwd", "utf8")
+      .split("\n")
+      .find((line) => line.startsWith(`${name}:`))
+      ?.split(":")[2];
+    if (uid) removeChain(Number(uid));
     try {
       execFileSync("pkill", ["-KILL", "-u", name], { stdio: "ignore" });
     } catch {
@@ -32,9 +38,48 @@ export function removeTestUsers(): string[] {
   return names;
 }
 
+const quiet = (cmd: string, args: string[]): string => {
+  try {
+    return execFileSync(cmd, args, { stdio: ["ignore", "pipe", "ignore"], encoding: "utf8" });
+  } catch {
+    return "";
+  }
+};
+
+/** The egress chain of a test user, in both families (the action's own removal, done again). */
+function removeChain(uid: number): void {
+  const chain = `AEGIS-EGRESS-${uid}`;
+  for (const tool of ["iptables", "ip6tables"]) {
+    for (let i = 0; i < 10; i++) {
+      try {
+        execFileSync(tool, ["-w", "-D", "OUTPUT", "-m", "owner", "--uid-owner", String(uid), "-j", chain], {
+          stdio: "ignore",
+        });
+      } catch {
+        break;
+      }
+    }
+    quiet(tool, ["-w", "-F", chain]);
+    quiet(tool, ["-w", "-X", chain]);
+  }
+}
+
+/** Network namespaces and veth links of the outside-host stand-ins (test/harness/outside-host.ts). */
+function removeTestNetworks(): void {
+  for (const line of quiet("ip", ["netns", "list"]).split("\n")) {
+    const ns = line.split(" ")[0] ?? "";
+    if (ns.startsWith("aegt-ns-")) quiet("ip", ["netns", "del", ns]);
+  }
+  for (const match of quiet("ip", ["-o", "link"]).matchAll(/^\d+: (aegh[0-9a-f]+)[@:]/gm))
+    quiet("ip", ["link", "del", match[1]!]);
+  // The metadata stand-ins' routes go with their link.
+}
+
 export function setup(): () => void {
+  if (process.getuid?.() === 0) removeTestNetworks();
   removeTestUsers();
   return () => {
     removeTestUsers();
+    if (process.getuid?.() === 0) removeTestNetworks();
   };
 }

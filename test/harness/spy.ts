@@ -41,7 +41,7 @@ function walk(dir, out, depth) {
     }
   }
 }
-function grab() {
+function grab(deep) {
   const out = { label, uid: process.getuid(), pid: process.pid, pids: 0, environ: {}, cmdline: {}, files: {}, n: 0 };
   for (const e of fs.readdirSync(P)) {
     if (!/^[0-9]+$/.test(e) || e === String(process.pid)) continue;
@@ -54,17 +54,21 @@ function grab() {
     const p = path.join(home, f);
     try { out.files[p] = fs.readFileSync(p, 'latin1'); } catch (e) { out.files[p] = 'ERR ' + e.code; }
   }
-  walk(home, out, 0);
-  for (const root of ['/tmp', '/var/lib/aegis-room', '/root', '/home']) walk(root, out, 0);
+  if (deep) {
+    walk(home, out, 0);
+    for (const root of ['/tmp', '/var/lib/aegis-room', '/root', '/home']) walk(root, out, 0);
+  }
   return out;
 }
 let count = 0;
-function drop(tag) {
-  fs.writeFileSync(path.join(DROP, tag + '-' + process.pid + '-' + (count++) + '.json'), JSON.stringify(grab()));
+function drop(tag, deep) {
+  const file = path.join(DROP, tag + '-' + process.pid + '-' + (count++) + '.json');
+  fs.writeFileSync(file + '.part', JSON.stringify(grab(deep)));
+  fs.renameSync(file + '.part', file);
 }
 if (label === 'stdout') {
   // Where the spy cannot write (Codex's read-only sandbox), it tells the model what it found.
-  const g = grab();
+  const g = grab(true);
   const readable = {};
   // Only what looks like a credential: Codex cuts long command output, and a cut report proves nothing.
   for (const [pid, env] of Object.entries(g.environ))
@@ -81,15 +85,18 @@ if (label === 'stdout') {
 } else if (label === 'watch') {
   fs.writeFileSync(path.join(DROP, 'watch.pid'), String(process.pid));
   const until = Date.now() + 90000;
-  const tick = () => { if (Date.now() > until) process.exit(0); try { drop('watch'); } catch (e) {} setTimeout(tick, 300); };
+  // Quick looks (every process's environ and command line: where a push's credentials would
+  // show), so the watcher is surely looking while the rest of the step runs.
+  const tick = () => { if (Date.now() > until) process.exit(0); try { drop('watch', false); } catch (e) {} setTimeout(tick, 300); };
   tick();
 } else {
-  drop(label);
+  drop(label, true);
   if (label === 'session') {
     cp.spawn(process.execPath, [__filename, 'fork1'], { detached: true, stdio: 'ignore', env: {} }).unref();
-    // Leave only once the watcher runs: the reaper, not a race, must be what stops it.
-    const until = Date.now() + 10000;
-    while (!fs.existsSync(path.join(DROP, 'watch.pid')) && Date.now() < until) cp.spawnSync('sleep', ['0.05']);
+    // Leave only once the watcher has reported: the reaper, not a race, must be what stops it.
+    const until = Date.now() + 30000;
+    const reported = () => fs.readdirSync(DROP).some((f) => f.startsWith('watch-') && f.endsWith('.json'));
+    while (!reported() && Date.now() < until) cp.spawnSync('sleep', ['0.05']);
   }
 }
 `;

@@ -1,0 +1,175 @@
+/**
+ * Kernel-enforced egress for the agent's room: an iptables/ip6tables chain per room user, jumped
+ * to from OUTPUT for packets that user owns (`-m owner --uid-owner`). Nobody else's traffic is
+ * touched. The rules are in place before anything of the room runs and removed when the step ends
+ * — by the main step, and again by the post step, so a crash, a timeout or a cancelled job leaves
+ * nothing for a later job on the same machine.
+ */
+import { lookup } from "node:dns/promises";
+import { readFile } from "node:fs/promises";
+import { isIP } from "node:net";
+import {
+  buildRules,
+  chainName,
+  type EgressPolicy,
+  refusedDestinations,
+  refusedPackets,
+  type ResolvedEntry,
+} from "../core/egress.js";
+
+/** Runs a command with root's rights (the room's `privileged`); throws with `what` on failure. */
+export type Privileged = (file: string, args: string[], what: string) => Promise<string>;
+
+const FAMILIES = [
+  ["v4", "iptables"],
+  ["v6", "ip6tables"],
+] as const;
+
+export interface EgressReport {
+  refused: number;
+  destinations: string[];
+}
+
+async function resolve(
+  entries: { host: string; port?: number }[],
+): Promise<{ resolved: ResolvedEntry[]; unresolved: string[] }> {
+  const resolved: ResolvedEntry[] = [];
+  const unresolved: string[] = [];
+  await Promise.all(
+    entries.map(async (e) => {
+      if (isIP(e.host)) {
+        resolved.push({
+          ...e,
+          v4: isIP(e.host) === 4 ? [e.host] : [],
+          v6: isIP(e.host) === 6 ? [e.host] : [],
+        });
+        return;
+      }
+      try {
+        const found = await lookup(e.host, { all: true, verbatim: true });
+        resolved.push({
+          ...e,
+          v4: [...new Set(found.filter((a) => a.family === 4).map((a) => a.address))],
+          v6: [...new Set(found.filter((a) => a.family === 6).map((a) => a.address))],
+        });
+      } catch {
+        unresolved.push(e.host);
+      }
+    }),
+  );
+  return { resolved, unresolved };
+}
+
+/** Name servers of /etc/resolv.conf: the room must resolve names to reach what it may reach. */
+async function resolvers(): Promise<string[]> {
+  const text = await readFile("/etc/resolv.conf", "utf8").catch(() => "");
+  return [...text.matchAll(/^\s*nameserver\s+(\S+)/gm)]
+    .map((m) => m[1]!.replace(/%.*$/, ""))
+    .filter((a) => isIP(a));
+}
+
+async function uptime(): Promise<number> {
+  const text = await readFile("/proc/uptime", "utf8").catch(() => "0");
+  return Number(text.split(" ")[0]) || 0;
+}
+
+/** Removes the chain of `uid` (and every jump to it); quiet when there is none. */
+export async function removeEgress(run: Privileged, uid: number): Promise<void> {
+  const chain = chainName(uid);
+  for (const [, tool] of FAMILIES) {
+    for (let i = 0; i < 20; i++) {
+      const removed = await run(
+        tool,
+        ["-w", "-D", "OUTPUT", "-m", "owner", "--uid-owner", String(uid), "-j", chain],
+        "",
+      ).then(
+        () => true,
+        () => false,
+      );
+      if (!removed) break;
+    }
+    await run(tool, ["-w", "-F", chain], "").catch(() => undefined);
+    await run(tool, ["-w", "-X", chain], "").catch(() => undefined);
+  }
+}
+
+/** Whether a chain for `uid` exists in either family (for tests and the post step's report). */
+export async function egressInstalled(run: Privileged, uid: number): Promise<boolean> {
+  for (const [, tool] of FAMILIES) {
+    const listed = await run(tool, ["-w", "-S", chainName(uid)], "").then(
+      () => true,
+      () => false,
+    );
+    if (listed) return true;
+  }
+  return false;
+}
+
+export interface InstalledEgress {
+  /** Host names that did not resolve (not reachable; reported in the summary). */
+  unresolved: string[];
+  report(): Promise<EgressReport>;
+  remove(): Promise<void>;
+}
+
+/**
+ * Installs the chain for `uid`. Throws (the caller fails closed) when iptables is missing or a
+ * rule is refused; whatever was installed is removed first.
+ */
+export async function installEgress(
+  run: Privileged,
+  uid: number,
+  policy: EgressPolicy,
+): Promise<InstalledEgress> {
+  const chain = chainName(uid);
+  await removeEgress(run, uid);
+  const { resolved, unresolved } =
+    policy.kind === "allow" ? await resolve(policy.entries) : { resolved: [], unresolved: [] };
+  const base = { uid, policy, resolved, resolvers: await resolvers() };
+  // The LOG target names refused destinations where the kernel has it; without it, counts only.
+  const log = await run("iptables", ["-w", "-N", chain], "creating the egress chain").then(async () => {
+    const ok = await run(
+      "iptables",
+      ["-w", "-A", chain, "-j", "LOG", "--log-prefix", "aegis-probe "],
+      "",
+    ).then(
+      () => true,
+      () => false,
+    );
+    await run("iptables", ["-w", "-F", chain], "");
+    return ok;
+  });
+  const rules = buildRules({ ...base, log });
+  try {
+    for (const [family, tool] of FAMILIES) {
+      if (family === "v6") await run(tool, ["-w", "-N", chain], "creating the IPv6 egress chain");
+      for (const rule of rules[family])
+        await run(tool, ["-w", ...rule], `adding the egress rule ${rule.slice(2).join(" ")}`);
+      await run(
+        tool,
+        ["-w", "-I", "OUTPUT", "1", "-m", "owner", "--uid-owner", String(uid), "-j", chain],
+        "hooking the egress chain into OUTPUT",
+      );
+    }
+  } catch (error) {
+    await removeEgress(run, uid);
+    throw error;
+  }
+  // Kernel log lines carry seconds since boot: only lines from this installation count.
+  const since = await uptime();
+  return {
+    unresolved,
+    async report() {
+      let refused = 0;
+      for (const [, tool] of FAMILIES)
+        refused += refusedPackets(await run(tool, ["-w", "-L", chain, "-v", "-x", "-n"], "").catch(() => ""));
+      let destinations: string[] = [];
+      if (refused > 0 && log) {
+        const kernelLog = await run("dmesg", [], "").catch(() => "");
+        destinations = refusedDestinations(kernelLog, uid, { since: since - 1 });
+      }
+      return { refused, destinations };
+    },
+    remove: () => removeEgress(run, uid),
+  };
+}
