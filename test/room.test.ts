@@ -6,6 +6,7 @@
 // attack with `run.sandbox: none` does find the token — the proof that this test can fail.
 import { execFile, execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { rm, writeFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
@@ -27,6 +28,10 @@ const OPENAI_KEY = fresh("sk-proj-");
 const RUNTIME_TOKEN = fresh("rt-");
 const OIDC_TOKEN = fresh("oidc-");
 const asRoot = process.getuid?.() === 0;
+const hasSudo = await promisify(execFile)("sh", ["-c", "command -v sudo"]).then(
+  () => true,
+  () => false,
+);
 
 let fake: FakeGitHub | undefined;
 let model: FakeAnthropic | undefined;
@@ -289,6 +294,41 @@ describe.skipIf(!asRoot)("the agent's room", () => {
     expect(new Set(openai.headers.map((h) => h.authorization))).toEqual(new Set([`Bearer ${OPENAI_KEY}`]));
     expect(await processesOf(found.uid)).toEqual([]);
   });
+
+  it.skipIf(!hasSudo)(
+    "a runner that is not root but has passwordless sudo (as GitHub-hosted runners) builds the same room",
+    async () => {
+      const name = `aegt-sudoer-${randomBytes(3).toString("hex")}`;
+      await exec("useradd", ["--system", "--no-create-home", "--user-group", name]);
+      cleanups.push(() => exec("userdel", [name]));
+      // GitHub's runner image: `runner ALL=(ALL) NOPASSWD:ALL`.
+      const sudoers = `/etc/sudoers.d/${name}`;
+      await writeFile(sudoers, `${name} ALL=(ALL) NOPASSWD:ALL\n`, { mode: 0o440 });
+      cleanups.push(() => rm(sudoers, { force: true }));
+      const [uid, gid] = await Promise.all([exec("id", ["-u", name]), exec("id", ["-g", name])]).then((r) =>
+        r.map((x) => Number(x.stdout.trim())),
+      );
+      const a = await attack(`run:\n  testCommand: "${TEST_COMMAND}"\n`, { uid: uid!, gid: gid! });
+      expectSuccess(a.run);
+      expect(a.run.stdout).toContain(`The agent's room: user ${roomUserFor(a.fake)}`);
+      expect(a.task.state).toBe("pr-open");
+      const loot = await readLoot(a.drop);
+      expect(new Set(loot.map((l) => l.label))).toEqual(new Set(["session", "tests", "watch"]));
+      for (const l of loot)
+        expect({ label: l.label, leaked: leakedIn(l.raw, a.secrets) }).toEqual({
+          label: l.label,
+          leaked: [],
+        });
+      const session = loot.find((l) => l.label === "session")!;
+      expect(session.uid).not.toBe(uid);
+      expect(session.uid).not.toBe(0);
+      // The runner's own processes (the action) are as closed to the room as root's were.
+      const actionPids = Object.entries(session.cmdline).filter(([, cmd]) => cmd.includes("dist/index.js"));
+      expect(actionPids.length).toBeGreaterThan(0);
+      for (const [pid] of actionPids) expect(session.environ[pid]).toBe("ERR EACCES");
+      expect(await processesOf(session.uid)).toEqual([]);
+    },
+  );
 
   it("a runner without root or passwordless sudo fails closed, naming the opt-out; nothing of the agent runs", async () => {
     const name = `aegt-runner-${randomBytes(3).toString("hex")}`;

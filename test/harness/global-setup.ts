@@ -34,6 +34,8 @@ export function removeTestUsers(): string[] {
       }
     }
     rmSync(path.join(ROOM_ROOT, name), { recursive: true, force: true });
+    // A test runner user with passwordless sudo (room.test.ts) has its own sudoers entry.
+    rmSync(path.join("/etc/sudoers.d", name), { force: true });
   }
   return names;
 }
