@@ -205,3 +205,15 @@ describe("the linter", () => {
     expect(lint(broken, "broken.yml").map((r) => r.kind)).toContain("expression");
   });
 });
+
+describe("action.yml runtime", () => {
+  const runs = (parse(readFileSync(join(root, "action.yml"), "utf8")) as { runs: Record<string, string> })
+    .runs;
+  it("runs on Node 24, GitHub's runtime for JavaScript actions, with the bundle as main and post", () => {
+    expect(runs.using).toBe("node24");
+    expect(runs.main).toBe("dist/index.js");
+    // The post step reaps and removes the agent's room whatever happened to the main step.
+    expect(runs.post).toBe("dist/index.js");
+    expect(runs["post-if"]).toBe("always()");
+  });
+});
