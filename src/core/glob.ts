@@ -1,64 +1,42 @@
 /**
- * Repository path globs for protected paths. Node 20's `path.matchesGlob` is experimental (it
- * prints a warning into the workflow log), so this is a small translator with fixed semantics:
- *   `**` any number of path segments (including none), `*` any run within a segment,
- *   `?` one character within a segment, `{a,b}` alternatives; a trailing `/` means `/**`.
- * Matching is against the whole repository-relative path with `/` separators, case-sensitive.
+ * Protected-path globs: one matcher for the file gate (src/hooks/paths.ts, before a write) and the
+ * pre-push check (secret-scan.ts, after the session), so the two never judge a pattern
+ * differently. picomatch with `dot: true` (a dotfile is a file like any other here): `**` any
+ * number of segments, `*` and `?` within a segment, `{a,b}` alternatives, `[ab]` classes. A
+ * pattern also covers everything below a directory it names (`hooks`, `hooks/` and `hooks/**`
+ * alike). Paths are repository-relative with `/` separators; matching is case-sensitive.
  */
+import picomatch from "picomatch";
 
-const cache = new Map<string, RegExp>();
+const cache = new Map<string, (path: string) => boolean>();
 
-function escape(ch: string): string {
-  return /[\\^$.*+?()[\]{}|/]/.test(ch) ? `\\${ch}` : ch;
+function matcher(glob: string): (path: string) => boolean {
+  let hit = cache.get(glob);
+  if (!hit) {
+    hit = picomatch(glob, { dot: true });
+    cache.set(glob, hit);
+  }
+  return hit;
 }
 
-export function globToRegExp(glob: string): RegExp {
-  const hit = cache.get(glob);
-  if (hit) return hit;
-  let g = glob.trim().replace(/^\.\//, "");
-  if (g.endsWith("/")) g += "**";
-  let re = "";
-  let braces = 0;
-  for (let i = 0; i < g.length; i++) {
-    const ch = g[i] as string;
-    if (ch === "*") {
-      if (g[i + 1] === "*") {
-        const atStart = i === 0 || g[i - 1] === "/";
-        const atEnd = i + 2 === g.length || g[i + 2] === "/";
-        if (atStart && atEnd) {
-          // `**/` → zero or more whole segments; a final `**` → everything below.
-          if (i + 2 === g.length) re += ".*";
-          else re += "(?:[^/]+/)*";
-          i += i + 2 === g.length ? 1 : 2;
-          continue;
-        }
-        re += "[^/]*";
-        i += 1;
-        continue;
-      }
-      re += "[^/]*";
-    } else if (ch === "?") {
-      re += "[^/]";
-    } else if (ch === "{") {
-      braces++;
-      re += "(?:";
-    } else if (ch === "}" && braces > 0) {
-      braces--;
-      re += ")";
-    } else if (ch === "," && braces > 0) {
-      re += "|";
-    } else {
-      re += escape(ch);
-    }
-  }
-  if (braces > 0) throw new Error(`unbalanced "{" in glob ${JSON.stringify(glob)}`);
-  const compiled = new RegExp(`^${re}$`);
-  cache.set(glob, compiled);
-  return compiled;
+/** `./x/` → `x`; an empty pattern matches nothing. */
+export function normalizeGlob(glob: string): string {
+  return glob
+    .trim()
+    .replace(/^(\.\/)+/, "")
+    .replace(/\/+$/, "");
 }
 
 export function matchesGlob(filePath: string, glob: string): boolean {
-  return globToRegExp(glob).test(filePath.replace(/^\.\//, ""));
+  const g = normalizeGlob(glob);
+  if (g === "") return false;
+  const rel = filePath.replace(/^(\.\/)+/, "");
+  const test = matcher(g);
+  if (test(rel)) return true;
+  // A pattern naming a directory protects everything below it.
+  const parts = rel.split("/");
+  for (let i = parts.length - 1; i > 0; i--) if (test(parts.slice(0, i).join("/"))) return true;
+  return false;
 }
 
 export function matchesAny(filePath: string, globs: readonly string[]): string | undefined {

@@ -1,5 +1,6 @@
 // Which paths the agent may write: pure rules over already-resolved absolute paths.
 import path from "node:path";
+import { matchesGlob } from "../core/glob.js";
 
 export const DEFAULT_CONFIG_PATH = ".github/aegis.yml";
 
@@ -13,10 +14,7 @@ export interface PathPolicy {
 /** Builds the policy from the hook's environment (AEGIS_CONFIG_PATH, AEGIS_PROTECTED_PATHS). */
 export function pathPolicy(workspace: string, env: Readonly<Record<string, string | undefined>>): PathPolicy {
   const config = (env.AEGIS_CONFIG_PATH ?? "").trim() || DEFAULT_CONFIG_PATH;
-  const extra = (env.AEGIS_PROTECTED_PATHS ?? "")
-    .split(/[\n,]/)
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const extra = splitGlobList(env.AEGIS_PROTECTED_PATHS ?? "");
   return {
     workspace,
     protectedGlobs: [
@@ -27,6 +25,28 @@ export function pathPolicy(workspace: string, env: Readonly<Record<string, strin
       ...extra,
     ],
   };
+}
+
+/**
+ * Newline- or comma-separated globs; a comma inside `{…}` belongs to the pattern
+ * (`config/{prod,staging}.yml` is one glob, as the pre-push check reads it).
+ */
+export function splitGlobList(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split("\n")) {
+    let depth = 0;
+    let current = "";
+    for (const ch of line) {
+      if (ch === "{") depth++;
+      else if (ch === "}" && depth > 0) depth--;
+      if (ch === "," && depth === 0) {
+        out.push(current);
+        current = "";
+      } else current += ch;
+    }
+    out.push(current);
+  }
+  return out.map((s) => s.trim()).filter(Boolean);
 }
 
 function toRelativeGlob(p: string, workspace: string): string {
@@ -63,18 +83,15 @@ export function writeRefusal(abs: string, policy: PathPolicy): string | null {
   return null;
 }
 
-/** A glob matches the path itself or, for a directory pattern, anything below it (`hooks/` covers `hooks/x`). */
+/**
+ * A glob matches the path itself or, for a directory pattern, anything below it (`hooks/` covers
+ * `hooks/x`): the pre-push check's own matcher, so gate and check agree on every pattern.
+ */
 export function globMatches(glob: string, rel: string): boolean {
-  const g = glob.replace(/^\.\//, "").replace(/\/+$/, "");
-  if (g === "") return false;
-  const re = globToRegExp(g);
-  if (re.test(rel)) return true;
-  // A pattern naming a directory protects everything below it.
-  const parts = rel.split("/");
-  for (let i = parts.length - 1; i > 0; i--) if (re.test(parts.slice(0, i).join("/"))) return true;
-  return false;
+  return matchesGlob(rel, glob);
 }
 
+/** Shell-style globs for the Bash gate's delete rules (`rm -rf src/*`), not protected paths. */
 export function globToRegExp(glob: string, opts: { dotAll?: boolean } = {}): RegExp {
   let re = "";
   for (let i = 0; i < glob.length; i++) {
