@@ -3,6 +3,10 @@
  * cannot see on GitHub is removed, so the agent reads no more than the approver did, and the text
  * cannot break out of the fence the brief puts around it.
  */
+import type { Nodes } from "mdast";
+import { fromMarkdown } from "mdast-util-from-markdown";
+import { gfmFromMarkdown } from "mdast-util-gfm";
+import { gfm } from "micromark-extension-gfm";
 
 /**
  * Characters that render as nothing or reorder what is shown: zero-width and joiners, bidi
@@ -21,15 +25,61 @@ export interface SanitizeOptions {
   maxBytes: number;
 }
 
+/**
+ * Source ranges of the Markdown GitHub renders as nothing, found by a CommonMark + GFM parser
+ * (not patterns, which miss the forms the grammar allows): link reference definitions (the
+ * `[//]: # (hidden text)` comment idiom, and any definition: only its uses show, never its text or
+ * URL), HTML comments, and links whose text is empty (`[](…)` shows nothing of its URL or title).
+ */
+export function invisibleMarkdown(text: string): [number, number][] {
+  const tree = fromMarkdown(text, { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] });
+  const ranges: [number, number][] = [];
+  const visit = (node: Nodes) => {
+    const at = node.position;
+    const hidden =
+      node.type === "definition" ||
+      (node.type === "html" && /^\s*<!--/.test(node.value)) ||
+      ((node.type === "link" || node.type === "linkReference") && shownText(node).trim() === "");
+    if (hidden && at?.start.offset !== undefined && at.end.offset !== undefined) {
+      ranges.push([at.start.offset, at.end.offset]);
+      return;
+    }
+    if ("children" in node) for (const child of node.children) visit(child as Nodes);
+  };
+  visit(tree);
+  return ranges;
+}
+
+function shownText(node: Nodes): string {
+  if (node.type === "text" || node.type === "inlineCode") return node.value;
+  if (node.type === "image" || node.type === "imageReference") return node.alt || "[image]";
+  if ("children" in node) return node.children.map((c) => shownText(c as Nodes)).join("");
+  return "";
+}
+
+/** Removes what GitHub would not show; removing can expose a new hidden construct, so repeat. */
+function withoutInvisibleMarkdown(text: string): string {
+  let out = text;
+  for (let pass = 0; pass < 8; pass++) {
+    const ranges = invisibleMarkdown(out);
+    if (ranges.length === 0) return out;
+    for (const [start, end] of ranges.sort((a, b) => b[0] - a[0])) out = out.slice(0, start) + out.slice(end);
+  }
+  return out;
+}
+
 export function sanitizeUntrusted(text: string, opts: SanitizeOptions): string {
   // Invisible characters first: `<!\u200B--` must not survive as a comment GitHub hides.
   let out = text.replace(INVISIBLE, "");
   out = out.replace(/\r\n?|[\u2028\u2029]/g, "\n");
+  // Only the head can reach the brief: the parser's cost stays bounded for a 1 MB body.
+  out = truncateUtf8(out, opts.maxBytes + 16 * 1024);
   // Taking one comment out can join its neighbours into a new one (`<!<!---->--`), so repeat; a
   // text built to need many passes (each one linear) loses everything from its first opener on.
   for (let pass = 0; out.includes("<!--"); pass++) {
     out = pass < 8 ? out.replace(HTML_COMMENT, "") : out.slice(0, out.indexOf("<!--"));
   }
+  out = withoutInvisibleMarkdown(out);
   return truncateUtf8(out, opts.maxBytes);
 }
 

@@ -32,19 +32,91 @@ export const BUILT_IN_PROTECTED_PATHS = [".github/workflows/**", "hooks/**"];
 interface TokenPattern {
   name: string;
   re: RegExp;
+  /** A second look at a match, for shapes that ordinary identifiers can take. */
+  accept?: (match: string) => boolean;
 }
 
-/** Provider token formats; each tight enough that ordinary code does not match. */
-const TOKEN_PATTERNS: TokenPattern[] = [
-  { name: "GitHub token", re: /\bgh[pousr]_[A-Za-z0-9]{30,}/ },
+/** Digits and letters of both cases: a random token has them, a descriptive name rarely all three. */
+const mixed = (s: string) => /\d/.test(s) && /[a-z]/.test(s) && /[A-Z]/.test(s);
+
+/**
+ * Provider token formats, each anchored on the provider's own prefix or marker so ordinary code
+ * does not match. The shapes follow the providers' documentation and the formats the maintained
+ * scanners (gitleaks, GitHub secret scanning) publish; the false-positive rate on a corpus of
+ * ordinary source files is measured in test/secret-patterns.test.ts.
+ */
+export const TOKEN_PATTERNS: TokenPattern[] = [
+  // GitHub: classic tokens, fine-grained PATs, and installation tokens, also the JWT-shaped ones.
+  { name: "GitHub token", re: /\bgh[pousr]_[A-Za-z0-9]{36,}/ },
+  {
+    name: "GitHub installation token",
+    re: /\bghs_[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/,
+  },
   { name: "GitHub fine-grained token", re: /\bgithub_pat_[A-Za-z0-9_]{40,}/ },
-  { name: "Anthropic API key", re: /\bsk-ant-[A-Za-z0-9_-]{20,}/ },
-  { name: "OpenAI API key", re: /\bsk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{32,}/ },
-  { name: "AWS access key id", re: /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/ },
-  { name: "private key block", re: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/ },
-  { name: "Slack token", re: /\bxox[abposr]-[A-Za-z0-9-]{10,}/ },
+  // Model providers.
+  { name: "Anthropic API key", re: /\bsk-ant-(?:api|admin|sid)\d{2}-[A-Za-z0-9_-]{20,}/ },
+  {
+    name: "OpenAI API key",
+    re: /\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}|\bsk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}\b|\bsk-[A-Za-z0-9]{40,}\b/,
+    accept: (m) => (/T3BlbkFJ/.test(m) || /^sk-(?:proj|svcacct|admin)-/.test(m) ? /\d/.test(m) : mixed(m)),
+  },
+  {
+    name: "Hugging Face token",
+    re: /\bhf_[A-Za-z]{34,}\b/,
+    accept: (m) => /[A-Z]/.test(m) && /[a-z]/.test(m.slice(3)),
+  },
+  // Clouds.
+  { name: "AWS access key id", re: /\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b/ },
+  {
+    name: "AWS secret access key",
+    re: /aws_?secret_?access_?key["']?\s*[:=]\s*["']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])/i,
+  },
+  { name: "Google API key", re: /\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/ },
+  { name: "Google OAuth client secret", re: /\bGOCSPX-[A-Za-z0-9_-]{28}\b/ },
+  {
+    name: "Azure storage connection string",
+    re: /AccountKey=[A-Za-z0-9+/]{86}==/,
+    // The storage emulator's (Azurite's) fixed development key is published, not a secret.
+    accept: (m) =>
+      !m.startsWith(
+        "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
+      ),
+  },
+  { name: "DigitalOcean token", re: /\bdo[por]_v1_[a-f0-9]{64}\b/ },
+  // Payments and SaaS.
+  { name: "Stripe key", re: /\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{24,}\b/ },
+  { name: "Slack token", re: /\bxox[abposre]-[A-Za-z0-9-]{10,}/ },
+  { name: "Slack app token", re: /\bxapp-\d-[A-Z0-9]+-\d+-[a-f0-9]{32,}\b/ },
   { name: "Slack webhook", re: /hooks\.slack\.com\/services\/T[A-Z0-9]+\/B[A-Z0-9]+\/[A-Za-z0-9]+/ },
+  { name: "SendGrid key", re: /\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b/ },
+  { name: "Twilio key", re: /\bSK[0-9a-f]{32}\b/ },
+  { name: "Shopify token", re: /\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}\b/ },
+  { name: "Databricks token", re: /\bdapi[a-f0-9]{32}(?:-\d)?\b/ },
+  { name: "Linear API key", re: /\blin_api_[A-Za-z0-9]{40}\b/ },
+  // Package registries and forges.
+  { name: "npm token", re: /\bnpm_[A-Za-z0-9]{36}\b/ },
+  { name: "PyPI token", re: /\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}/ },
+  { name: "GitLab token", re: /\bgl(?:pat|ptt|dt|rt|cbt|oas|ft)-[A-Za-z0-9_-]{20,}/ },
+  // Generic shapes that carry credentials wherever they come from.
+  {
+    name: "JSON Web Token",
+    re: /\beyJ[A-Za-z0-9_-]{15,}\.eyJ[A-Za-z0-9_-]{15,}\.[A-Za-z0-9_-]{20,}/,
+  },
+  { name: "private key block", re: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/ },
+  {
+    name: "credentials in a URL",
+    re: /\b[a-z][a-z0-9+.-]*:\/\/[^\s:@/'"`]{1,64}:[^\s:@/'"`]{8,}@[A-Za-z0-9.-]+/,
+    accept: (m) => !/:\/\/[^:]*:(?:\$|\{|<|%|\*+@|password@|pass@|secret@|xxx)/i.test(m),
+  },
 ];
+
+/** Whether the text holds a token of this shape (every match gets the pattern's second look). */
+export function tokenIn(text: string, t: TokenPattern): boolean {
+  if (!t.accept) return t.re.test(text);
+  const re = new RegExp(t.re.source, t.re.flags.includes("g") ? t.re.flags : `${t.re.flags}g`);
+  for (const m of text.matchAll(re)) if (t.accept(m[0])) return true;
+  return false;
+}
 
 /** Known secrets shorter than this are not searched for: they would match ordinary text. */
 const MIN_SECRET_LENGTH = 8;
@@ -178,7 +250,7 @@ export function scanDiff(input: ScanInput): Violation[] {
       }
     }
     for (const t of TOKEN_PATTERNS) {
-      if (t.re.test(l.text))
+      if (tokenIn(l.text, t))
         report({ check: "token-pattern", path: l.path, detail: `${t.name} pattern on added line ${l.line}` });
     }
   }
