@@ -36,7 +36,7 @@ export const ROOM_STATE = "aegis-room";
 
 /** Said in the summary and the status comment whenever the agent is not in a room of its own. */
 export const SHARED_USER_NOTE =
-  "⚠️ `run.sandbox: none`: the agent shared the runner's OS user, so code it ran could read the action's credentials.";
+  "⚠️ `run.sandbox: none`: the agent shared the runner's OS user, so code it ran could read the action's credentials, and `run.egress` was not enforced.";
 
 export interface AgentRoom {
   room: Room;
