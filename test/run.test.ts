@@ -534,6 +534,34 @@ describe("run mode", () => {
     expect(await f.readFile(branchOf(taskId), "docs/new.md")).toBe("fresh\n");
   });
 
+  it("a PR creation that lands but is answered 502 ends with exactly one open PR: the retry adopts its own", async () => {
+    const {
+      n,
+      taskId,
+      run,
+      task,
+      fake: f,
+    } = await runScenario({
+      script: [commitFile("docs/new.md", "fresh"), { text: "TASK_COMPLETE" }],
+      before: async (f) => {
+        f.inject({ method: "POST", route: "/repos/{owner}/{repo}/pulls", status: 502, when: "after" });
+      },
+    });
+    expectSuccess(run);
+    const pulls = f.pulls();
+    expect(pulls).toHaveLength(1);
+    expect(f.issue(pulls[0]!.number)?.state).toBe("open");
+    expect(task.state).toBe("pr-open");
+    expect(task.pr?.number).toBe(pulls[0]!.number);
+    expect(f.comments(pulls[0]!.number).some((c) => c.body.includes("Superseded"))).toBe(false);
+    expect(f.labelsOf(pulls[0]!.number)).toEqual(expect.arrayContaining(["aegis", "docs"]));
+    expect(f.issue(pulls[0]!.number)?.body).toContain(`Fixes #${n}`);
+    expect(await f.readFile(branchOf(taskId), "docs/new.md")).toBe("fresh\n");
+    // The 502 was answered to a write that had landed: one creation, one retry that met it.
+    const creations = f.calls.filter((c) => c.method === "POST" && c.route.endsWith("/pulls"));
+    expect(creations.map((c) => c.status)).toEqual([502, 422]);
+  });
+
   it("a refused API key fails the task at once (never retried) and counts toward the circuit breaker", async () => {
     const {
       n,

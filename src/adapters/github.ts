@@ -285,7 +285,27 @@ export class GitHub {
       per_page: 10,
     });
     const pull = data[0];
-    return pull ? { number: pull.number, url: pull.html_url, state: pull.state } : undefined;
+    return pull
+      ? {
+          number: pull.number,
+          url: pull.html_url,
+          state: pull.state,
+          headSha: pull.head.sha,
+          title: pull.title,
+          body: pull.body ?? "",
+        }
+      : undefined;
+  }
+
+  /** Sets a pull request's title and body (a repeat of the same edit changes nothing). */
+  async updatePull(pullNumber: number, input: { title: string; body: string }): Promise<void> {
+    if (this.skipWrite(`edit pull request #${pullNumber}`)) return;
+    await this.octokit.rest.pulls.update({
+      owner: this.owner,
+      repo: this.repo,
+      pull_number: pullNumber,
+      ...input,
+    });
   }
 
   /** Paths a pull request changes; a rename counts for both its old and new path. */

@@ -212,7 +212,7 @@ async function openPull(
     steps.openPull(
       ctx,
       task,
-      { head: req.branch, base: req.defaultBranch },
+      { head: req.branch, base: req.defaultBranch, headSha: what.state.headSha },
       req.issueTitle,
       prBody({
         issue: task.issue,

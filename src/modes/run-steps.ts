@@ -77,11 +77,16 @@ export function checkBranch(
  * Opens the PR and labels it. An earlier open PR of this task (same branch: an earlier attempt's,
  * or one a crashed run opened without recording it) is closed first — GitHub allows one open PR
  * per head — and told which PR supersedes it.
+ *
+ * A repeat after a landed write is recognised: GitHub may answer 5xx to a creation that went
+ * through, and the retry then gets 422 "A pull request already exists". The open PR on the head
+ * whose head is the commit this attempt just pushed is this attempt's own: it is adopted (title
+ * and body set if they differ), never closed. Only a PR on an older commit is superseded.
  */
 export async function openPull(
   ctx: ModeContext,
   task: Task,
-  branches: { head: string; base: string },
+  branches: { head: string; base: string; headSha: string },
   title: string,
   body: string,
 ): Promise<{ number: number; url: string } | undefined> {
@@ -91,7 +96,7 @@ export async function openPull(
     await gh.closePull(task.pr.number);
     superseded.push(task.pr.number);
   }
-  const input = { ...branches, title: prTitle(title), body };
+  const input = { head: branches.head, base: branches.base, title: prTitle(title), body };
   let pr;
   try {
     pr = await gh.createPull(input);
@@ -99,9 +104,18 @@ export async function openPull(
     if (statusOf(error) !== 422) throw error;
     const stray = await gh.findPullByHead(branches.head);
     if (!stray || stray.state !== "open") throw error;
-    await gh.closePull(stray.number);
-    superseded.push(stray.number);
-    pr = await gh.createPull(input);
+    if (stray.headSha === branches.headSha) {
+      core.info(
+        `#${stray.number} on ${branches.head} is this attempt's own (head ${branches.headSha.slice(0, 12)}): adopted.`,
+      );
+      if (stray.title !== input.title || stray.body !== input.body)
+        await gh.updatePull(stray.number, { title: input.title, body: input.body });
+      pr = { number: stray.number, url: stray.url, base: branches.base };
+    } else {
+      await gh.closePull(stray.number);
+      superseded.push(stray.number);
+      pr = await gh.createPull(input);
+    }
   }
   if (!pr) return undefined;
   await gh.addLabels(pr.number, [settings.config.triggerLabel, task.category]);
