@@ -2,7 +2,7 @@
 // transcript saved by the real `@actions/cache` into the fake cache service, the agent's HOME
 // deleted (a new job), restored, and continued with `--resume`.
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -139,6 +139,54 @@ describe("without a working cache", () => {
     expect((await restoreSession({ ...base, cache: cacheOk, taskId: "5/../x", attempt: 2 })).restored).toBe(
       false,
     );
+  });
+});
+
+describe("a HOME the agent shaped", () => {
+  const sessionId = "0b5e8d8e-1111-4222-8333-444455556666";
+  const capture = () => {
+    const saved: string[][] = [];
+    const cache: CacheLike = {
+      isFeatureAvailable: () => true,
+      restoreCache: async () => undefined,
+      saveCache: async (paths) => {
+        saved.push(paths);
+        return 1;
+      },
+    };
+    return { cache, saved };
+  };
+
+  it("a transcript or sidecar that links outside HOME is not followed into the cache", async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), "aegis-shaped-"));
+    try {
+      const home = path.join(root, "home");
+      const cwd = path.join(root, "ws");
+      const outside = path.join(root, "outside");
+      await mkdir(cwd, { recursive: true });
+      await mkdir(path.join(outside, sessionId), { recursive: true });
+      await writeFile(path.join(outside, "secret.jsonl"), '{"what":"a file the agent cannot read"}\n');
+      await writeFile(path.join(outside, sessionId, "x.txt"), "also not the agent's\n");
+      const project = projectDir(home, await realpath(cwd));
+      await mkdir(project, { recursive: true });
+      // The transcript is a link to a file outside: not saved at all.
+      await symlink(path.join(outside, "secret.jsonl"), path.join(project, `${sessionId}.jsonl`));
+      const { cache, saved } = capture();
+      const r = await saveSession({ cache, home, cwd, taskId: "5-1", attempt: 1, sessionId });
+      expect(r).toMatchObject({ saved: false, reason: "no transcript" });
+      expect(saved).toEqual([]);
+
+      // A real transcript with a sidecar folder that is a link outside: the transcript alone.
+      await rm(path.join(project, `${sessionId}.jsonl`));
+      await writeFile(path.join(project, `${sessionId}.jsonl`), '{"type":"user"}\n');
+      await symlink(path.join(outside, sessionId), path.join(project, sessionId));
+      const second = capture();
+      const r2 = await saveSession({ cache: second.cache, home, cwd, taskId: "5-1", attempt: 1, sessionId });
+      expect(r2).toMatchObject({ saved: true, sidecar: false });
+      expect(second.saved).toHaveLength(1);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
 

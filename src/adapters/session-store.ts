@@ -173,12 +173,44 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-/** Copies a folder without its symlinks: the agent could plant one pointing anywhere. */
+/**
+ * Copies a folder's directories and regular files only: the agent could plant a symlink pointing
+ * anywhere (the action may read as root) or a FIFO that would hang the copy.
+ */
 async function copyTree(src: string, dest: string): Promise<void> {
   await cp(src, dest, {
     recursive: true,
-    filter: async (p) => !(await lstat(p)).isSymbolicLink(),
+    filter: async (p) => {
+      const st = await lstat(p);
+      return st.isDirectory() || st.isFile();
+    },
   });
+}
+
+/** Whether `p` is a directory (not a symlink to one) whose real path is inside `home`. */
+async function isOwnDirectory(p: string, home: string): Promise<boolean> {
+  try {
+    if (!(await lstat(p)).isDirectory()) return false;
+    const [real, root] = await Promise.all([realpath(p), realpath(home)]);
+    return real.startsWith(`${root}${path.sep}`);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether `p` is a regular file, and a real path inside `home`: the agent shaped everything below
+ * its HOME, and a symlinked file or folder there must not make the action read (and cache) a file
+ * the agent itself could not read.
+ */
+export async function isOwnRegularFile(p: string, home: string): Promise<boolean> {
+  try {
+    if (!(await lstat(p)).isFile()) return false;
+    const [real, root] = await Promise.all([realpath(p), realpath(home)]);
+    return real.startsWith(`${root}${path.sep}`);
+  } catch {
+    return false;
+  }
 }
 
 async function treeFiles(dir: string): Promise<string[]> {
@@ -237,6 +269,8 @@ export async function saveSession(opts: SaveSessionOptions): Promise<SaveSession
   const transcript = path.join(project, `${opts.sessionId}.jsonl`);
   let text: string;
   try {
+    if (!(await isOwnRegularFile(transcript, opts.home)))
+      throw new Error("not a regular file inside the agent's HOME");
     text = wholeLines(await readFile(transcript, "utf8"));
   } catch (err) {
     core.info(`Session not saved: no transcript at ${transcript} (${message(err)})`);
@@ -254,7 +288,7 @@ export async function saveSession(opts: SaveSessionOptions): Promise<SaveSession
     await writeFile(path.join(stage, `${opts.sessionId}.jsonl`), text, { mode: 0o600 });
     const sidecarSrc = path.join(project, opts.sessionId);
     let sidecar = false;
-    if (await exists(sidecarSrc)) {
+    if ((await exists(sidecarSrc)) && (await isOwnDirectory(sidecarSrc, opts.home))) {
       const bytes = await treeBytes(sidecarSrc);
       if (bytes <= SIDECAR_MAX_BYTES) {
         await copyTree(sidecarSrc, path.join(stage, opts.sessionId));

@@ -2,7 +2,8 @@
 // their firewall chains, network namespaces and veth links — before the run (a crashed earlier
 // run's) and after it, whether the tests passed or not.
 import { execFileSync } from "node:child_process";
-import { readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 
 const PREFIXES = ["aegt-", "aegis-t"];
@@ -77,11 +78,39 @@ function removeTestNetworks(): void {
   // The metadata stand-ins' routes go with their link.
 }
 
-export function setup(): () => void {
+/**
+ * Suites running at once on one machine (a developer's second terminal, CI beside a session)
+ * each make their own users, named after their own fake servers: only the last suite to finish
+ * sweeps, and a suite starting beside another leaves the sweep to it.
+ */
+const SUITES = path.join(tmpdir(), "aegis-test-suites");
+
+function otherSuitesAlive(): boolean {
+  let alive = false;
+  for (const name of existsSync(SUITES) ? readdirSync(SUITES) : []) {
+    const pid = Number(name);
+    if (pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+      alive = true;
+    } catch {
+      rmSync(path.join(SUITES, name), { force: true });
+    }
+  }
+  return alive;
+}
+
+function sweep(): void {
   if (process.getuid?.() === 0) removeTestNetworks();
   removeTestUsers();
+}
+
+export function setup(): () => void {
+  mkdirSync(SUITES, { recursive: true });
+  writeFileSync(path.join(SUITES, String(process.pid)), "");
+  if (!otherSuitesAlive()) sweep();
   return () => {
-    removeTestUsers();
-    if (process.getuid?.() === 0) removeTestNetworks();
+    rmSync(path.join(SUITES, String(process.pid)), { force: true });
+    if (!otherSuitesAlive()) sweep();
   };
 }
