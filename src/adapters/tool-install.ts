@@ -7,6 +7,7 @@
  * cache service (no ACTIONS_RESULTS_URL, GHES without cache) is a normal path, not an error.
  */
 import { execFile } from "node:child_process";
+import * as exec from "@actions/exec";
 import { access, constants, mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as core from "@actions/core";
@@ -54,7 +55,6 @@ const BIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const POSTINSTALL_FALLBACK: Record<string, string> = { "@anthropic-ai/claude-code": "install.cjs" };
 
 const VERIFY_TIMEOUT_MS = 60_000;
-const INSTALL_TIMEOUT_MS = 10 * 60_000;
 
 export function toolDir(toolCacheDir: string, packageName: string, version: string): string {
   return path.join(
@@ -179,9 +179,18 @@ async function npmInstall(opts: InstallOptions, dir: string, binPath: string): P
     "--no-audit",
     "--no-fund",
     "--loglevel=error",
+    // @actions/exec has no wall-clock limit: bound npm's own network waits instead.
+    "--fetch-timeout=60000",
+    "--fetch-retries=2",
     spec,
   ];
-  const r = await run(opts.npm ?? "npm", args, { cwd: dir, timeoutMs: INSTALL_TIMEOUT_MS });
+  // Through @actions/exec: what npm prints streams into the workflow log as it happens.
+  const out = await exec.getExecOutput(opts.npm ?? "npm", args, {
+    cwd: dir,
+    env: { ...withoutRunnerCredentials(process.env), DISABLE_AUTOUPDATER: "1" },
+    ignoreReturnCode: true,
+  });
+  const r = { code: out.exitCode, stderr: out.stderr };
   if (r.code !== 0) {
     throw new Error(
       `npm install ${spec} failed (exit ${r.code}): ${r.stderr.trim().split("\n").slice(-5).join(" | ")}`,
