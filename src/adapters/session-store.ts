@@ -187,25 +187,19 @@ async function copyTree(src: string, dest: string): Promise<void> {
   });
 }
 
-/** Whether `p` is a directory (not a symlink to one) whose real path is inside `home`. */
-async function isOwnDirectory(p: string, home: string): Promise<boolean> {
-  try {
-    if (!(await lstat(p)).isDirectory()) return false;
-    const [real, root] = await Promise.all([realpath(p), realpath(home)]);
-    return real.startsWith(`${root}${path.sep}`);
-  } catch {
-    return false;
-  }
-}
-
 /**
- * Whether `p` is a regular file, and a real path inside `home`: the agent shaped everything below
- * its HOME, and a symlinked file or folder there must not make the action read (and cache) a file
- * the agent itself could not read.
+ * Whether `p` is a regular file (or, with `kind: "directory"`, a directory) — not a symlink — whose
+ * real path is inside `home`: the agent shaped everything below its HOME, and a symlinked file or
+ * folder there must not make the action read (and cache) a file the agent itself could not read.
  */
-export async function isOwnRegularFile(p: string, home: string): Promise<boolean> {
+export async function isOwnEntry(
+  p: string,
+  home: string,
+  kind: "file" | "directory" = "file",
+): Promise<boolean> {
   try {
-    if (!(await lstat(p)).isFile()) return false;
+    const st = await lstat(p);
+    if (kind === "file" ? !st.isFile() : !st.isDirectory()) return false;
     const [real, root] = await Promise.all([realpath(p), realpath(home)]);
     return real.startsWith(`${root}${path.sep}`);
   } catch {
@@ -269,7 +263,7 @@ export async function saveSession(opts: SaveSessionOptions): Promise<SaveSession
   const transcript = path.join(project, `${opts.sessionId}.jsonl`);
   let text: string;
   try {
-    if (!(await isOwnRegularFile(transcript, opts.home)))
+    if (!(await isOwnEntry(transcript, opts.home)))
       throw new Error("not a regular file inside the agent's HOME");
     text = wholeLines(await readFile(transcript, "utf8"));
   } catch (err) {
@@ -288,7 +282,7 @@ export async function saveSession(opts: SaveSessionOptions): Promise<SaveSession
     await writeFile(path.join(stage, `${opts.sessionId}.jsonl`), text, { mode: 0o600 });
     const sidecarSrc = path.join(project, opts.sessionId);
     let sidecar = false;
-    if ((await exists(sidecarSrc)) && (await isOwnDirectory(sidecarSrc, opts.home))) {
+    if ((await exists(sidecarSrc)) && (await isOwnEntry(sidecarSrc, opts.home, "directory"))) {
       const bytes = await treeBytes(sidecarSrc);
       if (bytes <= SIDECAR_MAX_BYTES) {
         await copyTree(sidecarSrc, path.join(stage, opts.sessionId));
