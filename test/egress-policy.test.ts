@@ -6,6 +6,7 @@ import {
   chainName,
   DEFAULT_EGRESS,
   egressPolicy,
+  NEVER_V4,
   parseEgressEntry,
   refusedDestinations,
   refusedPackets,
@@ -51,24 +52,27 @@ describe("egress rules", () => {
     expect(text("v4")).toEqual([
       `-A ${chain} -d 169.254.0.0/16 -j REJECT`,
       `-A ${chain} -d 100.100.100.200/32 -j REJECT`,
-      `-A ${chain} -o lo -j ACCEPT`,
-      `-A ${chain} -d 10.255.255.53 -p udp --dport 53 -j ACCEPT`,
-      `-A ${chain} -d 10.255.255.53 -p tcp --dport 53 -j ACCEPT`,
-      `-A ${chain} -d 104.16.1.34 -p tcp --dport 443 -j ACCEPT`,
-      `-A ${chain} -d 10.1.2.3 -j ACCEPT`,
+      `-A ${chain} -d 168.63.129.16/32 -j REJECT`,
+      `-A ${chain} -o lo -j RETURN`,
+      `-A ${chain} -d 10.255.255.53 -p udp --dport 53 -j RETURN`,
+      `-A ${chain} -d 10.255.255.53 -p tcp --dport 53 -j RETURN`,
+      `-A ${chain} -d 104.16.1.34 -p tcp --dport 443 -j RETURN`,
+      `-A ${chain} -d 10.1.2.3 -j RETURN`,
       `-A ${chain} -j LOG --log-prefix aegis-egress-995  --log-uid`,
       `-A ${chain} -p tcp -j REJECT --reject-with tcp-reset`,
       `-A ${chain} -j REJECT`,
     ]);
     expect(text("v6")[0]).toBe(`-A ${chain} -d fd00:ec2::254/128 -j REJECT`);
-    expect(text("v6")).toContain(`-A ${chain} -d 2606:4700::6810:122 -p tcp --dport 443 -j ACCEPT`);
+    expect(text("v6")).toContain(`-A ${chain} -d 2606:4700::6810:122 -p tcp --dport 443 -j RETURN`);
     expect(text("v6").some((r) => r.includes("10.255.255.53"))).toBe(false);
   });
 
-  it('"*" keeps only the metadata refusals, then accepts everything', () => {
+  it('"*" keeps only the metadata refusals, then returns everything else to OUTPUT', () => {
     const open = buildRules({ uid, policy: { kind: "open" }, resolved: [], resolvers: [], log: true });
-    expect(open.v4.at(-1)).toEqual(["-A", chainName(uid), "-j", "ACCEPT"]);
-    expect(open.v4.filter((r) => r.includes("REJECT"))).toHaveLength(2);
+    expect(open.v4.at(-1)).toEqual(["-A", chainName(uid), "-j", "RETURN"]);
+    expect(open.v4.filter((r) => r.includes("REJECT"))).toHaveLength(NEVER_V4.length);
+    // The chain never accepts: a rule the operator keeps after aegis's jump still applies.
+    expect([...open.v4, ...open.v6, ...rules.v4, ...rules.v6].some((r) => r.includes("ACCEPT"))).toBe(false);
   });
 
   it("reads refusals back: packet counts from the listing, destinations from this step's kernel log lines", () => {

@@ -3,7 +3,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { startModelProxy, type ModelProxy } from "../src/adapters/model-proxy.js";
+import { allowedCall, startModelProxy, type ModelProxy } from "../src/adapters/model-proxy.js";
 
 let upstream: http.Server | undefined;
 let proxy: ModelProxy | undefined;
@@ -113,5 +113,37 @@ describe("model proxy", () => {
     const res = await post(`${proxy.url}/v1/messages`, { "x-api-key": proxy.placeholderKey }, "{}");
     expect(res.status).toBe(502);
     expect(res.chunks.map((c) => c.text).join("")).toContain("aegis proxy");
+  });
+
+  it("forwards only the calls a CLI session makes: the real key never reaches files, batches or admin routes", async () => {
+    const seen: Seen[] = [];
+    const root = await startUpstream(seen);
+    proxy = await startModelProxy({ upstream: root, apiKey: "sk-real", scheme: "anthropic" });
+    const key = { "x-api-key": proxy.placeholderKey };
+    for (const p of [
+      "/v1/files",
+      "/v1/messages/batches",
+      "/v1/messages/../files",
+      "/v1/messages/%2e%2e/files",
+      "//v1/messages",
+      "/v1/messages/",
+      "/v1/organizations/users",
+      "/v1/messages?model=a%0a:b b",
+    ])
+      expect((await post(`${proxy.url}${p}`, key, "{}")).status, p).toBe(403);
+    expect(seen).toHaveLength(0);
+    expect(proxy.stats().refused).toBe(8);
+  });
+
+  it("the route list, per scheme", () => {
+    expect(allowedCall("anthropic", "POST", "/v1/messages?beta=true")).toBe("/v1/messages?beta=true");
+    expect(allowedCall("anthropic", "POST", "/v1/messages/count_tokens?beta=true")).toBeDefined();
+    expect(allowedCall("anthropic", "GET", "/v1/messages")).toBeUndefined();
+    expect(allowedCall("anthropic", "DELETE", "/v1/files/f1")).toBeUndefined();
+    expect(allowedCall("openai", "POST", "/v1/responses", "/v1")).toBe("/responses");
+    expect(allowedCall("openai", "GET", "/v1/models?client_version=0.58.0", "/v1")).toBe("/models?client_version=0.58.0");
+    expect(allowedCall("openai", "POST", "/v1/files", "/v1")).toBeUndefined();
+    expect(allowedCall("openai", "POST", "/v1/vector_stores", "/v1")).toBeUndefined();
+    expect(allowedCall("openai", "GET", "/v1/responses/resp_1", "/v1")).toBeUndefined();
   });
 });

@@ -152,21 +152,21 @@ function logNote(note: StreamNote): void {
   switch (note.kind) {
     case "init":
       core.info(
-        `Claude Code session ${note.init.session_id ?? "?"} (model ${note.init.model ?? "?"}, ${note.init.tools.length} tools)`,
+        `Claude Code session ${oneLine(note.init.session_id ?? "?", 80)} (model ${oneLine(note.init.model ?? "?", 80)}, ${note.init.tools.length} tools)`,
       );
       break;
     case "tool":
-      core.info(`→ ${note.name}${note.summary ? `: ${note.summary}` : ""}`);
+      core.info(`→ ${oneLine(note.name, 80)}${note.summary ? `: ${note.summary}` : ""}`);
       break;
     case "denied":
-      core.info(`✗ denied ${note.tool}: ${note.message}`);
+      core.info(`✗ denied ${oneLine(note.tool, 80)}: ${note.message}`);
       break;
     case "text":
       core.debug(`assistant: ${oneLine(note.text, 300)}`);
       break;
     case "result":
       core.info(
-        `Session ended: ${note.result.subtype}${note.result.is_error ? " (error)" : ""}, ${note.result.num_turns} turns, $${(note.result.total_cost_usd ?? 0).toFixed(4)}`,
+        `Session ended: ${oneLine(note.result.subtype, 80)}${note.result.is_error ? " (error)" : ""}, ${note.result.num_turns} turns, $${(note.result.total_cost_usd ?? 0).toFixed(4)}`,
       );
       break;
     case "garbage":

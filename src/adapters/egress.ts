@@ -15,6 +15,7 @@ import {
   refusedDestinations,
   refusedPackets,
   type ResolvedEntry,
+  sealedRules,
 } from "../core/egress.js";
 
 /** Runs a command with root's rights (the room's `privileged`); throws with `what` on failure. */
@@ -90,6 +91,35 @@ export async function removeEgress(run: Privileged, uid: number): Promise<void> 
     }
     await run(tool, ["-w", "-F", chain], "").catch(() => undefined);
     await run(tool, ["-w", "-X", chain], "").catch(() => undefined);
+  }
+}
+
+/**
+ * Refuses every packet of `uid`, in both families: for a room whose processes survived the
+ * reaping, so that lifting the step's rules never hands a survivor the network. The refusal
+ * goes in at the top of the chain (never a flush first, which would open it for a moment); the
+ * jump from OUTPUT stays, or is made.
+ */
+export async function sealEgress(run: Privileged, uid: number): Promise<void> {
+  const chain = chainName(uid);
+  const rules = sealedRules(uid);
+  for (const [family, tool] of FAMILIES) {
+    await run(tool, ["-w", "-N", chain], "").catch(() => undefined);
+    for (const rule of rules[family]) await run(tool, ["-w", ...rule], "sealing the egress chain");
+    const hooked = await run(
+      tool,
+      ["-w", "-C", "OUTPUT", "-m", "owner", "--uid-owner", String(uid), "-j", chain],
+      "",
+    ).then(
+      () => true,
+      () => false,
+    );
+    if (!hooked)
+      await run(
+        tool,
+        ["-w", "-I", "OUTPUT", "1", "-m", "owner", "--uid-owner", String(uid), "-j", chain],
+        "hooking the sealed chain into OUTPUT",
+      );
   }
 }
 

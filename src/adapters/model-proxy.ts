@@ -6,6 +6,11 @@
  * The placeholder is a random value per proxy, so the proxy serves only the room it was made
  * for (another local user who finds the port gets 401). It is not a credential of anyone's: it
  * opens nothing but this proxy, which lives only as long as the step.
+ *
+ * The real key opens much more than a model: the provider's files, batches, fine-tunes, vector
+ * stores — an organisation's data. The proxy forwards only the calls a CLI session makes (the
+ * model call, token counting, the model list), matched on the exact path as sent; anything else
+ * is refused without reaching upstream.
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import http from "node:http";
@@ -31,7 +36,7 @@ export interface ModelProxy {
   url: string;
   /** The key the CLI is given. */
   placeholderKey: string;
-  /** Requests forwarded, and refused for a wrong key. */
+  /** Requests forwarded, and refused (a wrong key, or a call outside the CLI's routes). */
   stats(): { forwarded: number; refused: number; failed: number };
   close(): Promise<void>;
 }
@@ -50,6 +55,31 @@ const DROP = new Set([
   "x-api-key",
   "authorization",
 ]);
+
+/** The calls the room's CLIs make, per scheme (for openai: after the stripped prefix). */
+const ROUTES: Record<ModelProxyOptions["scheme"], readonly string[]> = {
+  anthropic: ["POST /v1/messages", "POST /v1/messages/count_tokens", "GET /v1/models"],
+  openai: ["POST /responses", "GET /models"],
+};
+/** A query string of plain parameters (`?beta=true`, `?client_version=0.58.0`). */
+const PLAIN_QUERY = /^(\?[A-Za-z0-9_.~=&%-]*)?$/;
+
+/** The path and query to forward, or undefined when the call is not one a CLI session makes. */
+export function allowedCall(
+  scheme: ModelProxyOptions["scheme"],
+  method: string | undefined,
+  rawUrl: string,
+  stripPrefix?: string,
+): string | undefined {
+  const q = rawUrl.indexOf("?");
+  let pathPart = q < 0 ? rawUrl : rawUrl.slice(0, q);
+  const query = q < 0 ? "" : rawUrl.slice(q);
+  if (stripPrefix && (pathPart === stripPrefix || pathPart.startsWith(`${stripPrefix}/`)))
+    pathPart = pathPart.slice(stripPrefix.length) || "/";
+  if (!PLAIN_QUERY.test(query)) return undefined;
+  // Exact, as sent: no dot segments, doubled slashes or escapes can reach another path upstream.
+  return ROUTES[scheme].includes(`${method ?? ""} ${pathPart}`) ? `${pathPart}${query}` : undefined;
+}
 
 function presentedKey(req: http.IncomingMessage, scheme: ModelProxyOptions["scheme"]): string {
   const header = scheme === "anthropic" ? req.headers["x-api-key"] : undefined;
@@ -86,14 +116,19 @@ export async function startModelProxy(opts: ModelProxyOptions): Promise<ModelPro
       req.resume();
       return;
     }
-    let rest = req.url ?? "/";
-    if (
-      opts.stripPrefix &&
-      (rest === opts.stripPrefix ||
-        rest.startsWith(`${opts.stripPrefix}/`) ||
-        rest.startsWith(`${opts.stripPrefix}?`))
-    )
-      rest = rest.slice(opts.stripPrefix.length) || "/";
+    const rest = allowedCall(opts.scheme, req.method, req.url ?? "/", opts.stripPrefix);
+    if (rest === undefined) {
+      counts.refused++;
+      res.writeHead(403, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({
+          type: "error",
+          error: { type: "permission_error", message: "aegis proxy: not a call the agent's CLI makes" },
+        }),
+      );
+      req.resume();
+      return;
+    }
     const headers: http.OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers))
       if (!DROP.has(name) && value !== undefined) headers[name] = value;

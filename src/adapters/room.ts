@@ -25,7 +25,7 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { constants } from "node:fs";
+import { constants, existsSync } from "node:fs";
 import {
   access,
   copyFile,
@@ -40,7 +40,7 @@ import {
 } from "node:fs/promises";
 import path from "node:path";
 import { type EgressPolicy } from "../core/egress.js";
-import { type EgressReport, installEgress, type InstalledEgress, removeEgress } from "./egress.js";
+import { type EgressReport, installEgress, type InstalledEgress, removeEgress, sealEgress } from "./egress.js";
 import { killSessionTree, SESSION_TAG_VAR } from "./process-tree.js";
 
 /** Default user name; `AEGIS_ROOM_USER` (operators, tests) names another. */
@@ -127,6 +127,8 @@ const OPT_OUT =
 
 type Privilege = "root" | "sudo";
 
+const SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
+
 function exec(
   file: string,
   args: string[],
@@ -153,7 +155,12 @@ function exec(
 
 /** Runs a system command with root's rights: directly as root, else through `sudo -n`. */
 async function privileged(privilege: Privilege, file: string, args: string[], what: string): Promise<string> {
-  const run = privilege === "root" ? await exec(file, args) : await exec("sudo", ["-n", "--", file, ...args]);
+  // A fixed PATH: what runs with root's rights is the system's tool, whatever PATH the job has.
+  const env = { PATH: SYSTEM_PATH, LC_ALL: "C" };
+  const run =
+    privilege === "root"
+      ? await exec(file, args, { env })
+      : await exec("sudo", ["-n", "--", file, ...args], { env });
   if (run.code !== 0)
     throw new RoomError(
       `${what} failed (exit ${run.code}): ${run.stderr.trim().split("\n").slice(-2).join(" | ")}`,
@@ -285,11 +292,7 @@ export async function openRoom(opts: OpenRoomOptions): Promise<Room> {
     if (found.code !== 0)
       throw new RoomError(`The agent's room cannot be built: \`${tool}\` is not installed. ${OPT_OUT}`);
   }
-  const name = opts.userName ?? process.env.AEGIS_ROOM_USER ?? DEFAULT_ROOM_USER;
-  if (!USER_NAME.test(name))
-    throw new RoomError(`the room's user name ${JSON.stringify(name)} is not a valid user name`);
-  const root = opts.rootDir ?? process.env.AEGIS_ROOM_DIR ?? DEFAULT_ROOM_ROOT;
-  const base = path.join(root, name);
+  const { name, root, base } = roomPlace(opts);
   try {
     const user = await ensureUser(privilege, name, base);
     return await buildSandboxed(privilege, user, root, base, opts.egress);
@@ -333,31 +336,8 @@ async function buildSandboxed(
 ): Promise<Room> {
   const me = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
   const launch = roomLauncher(privilege, user);
-  const dirs = {
-    tools: path.join(base, "tools"),
-    home: path.join(base, "home"),
-    work: path.join(base, "work"),
-    testHome: path.join(base, "test-home"),
-  };
-  const reap = async (): Promise<number> => {
-    const first = await processesOf(user.uid);
-    if (first.length === 0) return 0;
-    for (let round = 0; round < 50; round++) {
-      // kill(-1) from inside the room reaches every process of its user and nothing else —
-      // setsid'd, double-forked and `env -i` children included — and is atomic against forks
-      // in a way a pid list is not.
-      const killer = launch("/bin/bash", ["-c", "kill -KILL -1 2>/dev/null; exit 0"], {
-        PATH: "/usr/bin:/bin",
-      });
-      await exec(killer.file, killer.args, { env: killer.env, timeoutMs: 10_000 });
-      if ((await processesOf(user.uid)).length === 0) return first.length;
-      await sleep(20 * (round + 1));
-    }
-    const left = await processesOf(user.uid);
-    if (left.length)
-      throw new RoomError(`${left.length} process(es) of the room's user ${user.name} survived being killed`);
-    return first.length;
-  };
+  const dirs = roomDirs(base);
+  const { reap, dispose } = userRoomCleanup(privilege, user, base);
   // A room left by an earlier job (or a crash) goes first: its processes, then its files.
   await reap();
   await privileged(privilege, "mkdir", ["-p", "-m", "755", root], "creating the room's root");
@@ -399,24 +379,14 @@ async function buildSandboxed(
         "taking files back from the room",
       );
     },
-    async dispose() {
-      await egress?.remove().catch(() => undefined);
-      await privileged(privilege, "rm", ["-rf", "--one-file-system", base], "removing the room").catch(
-        () => undefined,
-      );
-    },
+    dispose,
     describe: () => ({ sandbox: "user", base, user, tag, egress: egress !== undefined }),
   };
 }
 
 async function openUnsandboxed(base: string): Promise<Room> {
   await rm(base, { recursive: true, force: true });
-  const dirs = {
-    tools: path.join(base, "tools"),
-    home: path.join(base, "home"),
-    work: path.join(base, "work"),
-    testHome: path.join(base, "test-home"),
-  };
+  const dirs = roomDirs(base);
   for (const dir of Object.values(dirs)) await mkdir(dir, { recursive: true, mode: 0o700 });
   // Without a user of its own, the room's processes are found by a tag in their environment
   // (a process that clears its environment escapes it: one more reason for the real room).
@@ -446,36 +416,112 @@ function unsandboxedRoom(
   };
 }
 
-/** The room a main step described, for the post step to reap and remove. */
-export async function reopenRoom(desc: RoomDescription): Promise<Pick<Room, "reap" | "dispose">> {
-  if (desc.sandbox === "none" || !desc.user) {
-    const dirs = { tools: "", home: "", work: "", testHome: "" };
-    return unsandboxedRoom(desc.base, dirs, desc.tag ?? randomUUID());
+/**
+ * The room a main step described, for the post step to reap and remove. Of the description only
+ * the kind of room is taken: the state travels through the job's log, where a process of the
+ * agent's could print a `::save-state` line of its own, so the user, its uid and the directory
+ * are derived again here exactly as `openRoom` derives them, never read from the state.
+ */
+export async function reopenRoom(
+  desc: Pick<RoomDescription, "sandbox" | "tag">,
+  opts: { runnerTemp: string },
+): Promise<Pick<Room, "reap" | "dispose">> {
+  if (desc.sandbox === "none") {
+    const base = path.join(opts.runnerTemp, "aegis-room");
+    const tag = desc.tag && /^[0-9a-f-]{36}$/.test(desc.tag) ? desc.tag : randomUUID();
+    return unsandboxedRoom(base, roomDirs(base), tag);
   }
   const privilege = await detectPrivilege();
   if (privilege !== "root" && privilege !== "sudo") throw new RoomError(`cannot reap the room: ${privilege}`);
-  const user = desc.user;
-  const launch = roomLauncher(privilege, user);
+  const { name, base } = roomPlace({});
+  const found = await lookupUser(name);
+  if (!found || found.uid === 0 || found.uid === process.getuid?.()) {
+    // No such user (or one that is not a room's): only the directory can be left.
+    return {
+      reap: async () => 0,
+      dispose: async () => {
+        await privileged(privilege, "rm", ["-rf", "--one-file-system", base], "").catch(() => undefined);
+      },
+    };
+  }
+  return userRoomCleanup(privilege, { name, uid: found.uid, gid: found.gid }, base);
+}
+
+/** The room's user and directory, from the options or the environment (AEGIS_ROOM_USER, AEGIS_ROOM_DIR). */
+function roomPlace(opts: { userName?: string; rootDir?: string }): { name: string; root: string; base: string } {
+  const name = opts.userName ?? process.env.AEGIS_ROOM_USER ?? DEFAULT_ROOM_USER;
+  if (!USER_NAME.test(name))
+    throw new RoomError(`the room's user name ${JSON.stringify(name)} is not a valid user name`);
+  const root = opts.rootDir ?? process.env.AEGIS_ROOM_DIR ?? DEFAULT_ROOM_ROOT;
+  return { name, root, base: path.join(root, name) };
+}
+
+function roomDirs(base: string): { tools: string; home: string; work: string; testHome: string } {
   return {
-    async reap() {
-      const first = await processesOf(user.uid);
-      for (let round = 0; round < 50 && (await processesOf(user.uid)).length; round++) {
-        const killer = launch("/bin/bash", ["-c", "kill -KILL -1 2>/dev/null; exit 0"], {
-          PATH: "/usr/bin:/bin",
-        });
-        await exec(killer.file, killer.args, { env: killer.env, timeoutMs: 10_000 });
-        await sleep(20 * (round + 1));
-      }
-      return first.length;
-    },
-    async dispose() {
-      if (desc.egress)
-        await removeEgress((f, a, w) => privileged(privilege, f, a, w), user.uid).catch(() => undefined);
-      await privileged(privilege, "rm", ["-rf", "--one-file-system", desc.base], "removing the room").catch(
-        () => undefined,
-      );
-    },
+    tools: path.join(base, "tools"),
+    home: path.join(base, "home"),
+    work: path.join(base, "work"),
+    testHome: path.join(base, "test-home"),
   };
+}
+
+/** Where a process of the room may have left files outside its directory. */
+const SHARED_TEMP = ["/tmp", "/var/tmp", "/dev/shm"];
+
+/**
+ * Reaping and removal of a user's room, one implementation for the main step and the post step.
+ *
+ * `reap` kills from inside the room first: kill(-1) as the room's user reaches every process of
+ * that user and nothing else — setsid'd, double-forked and `env -i` children included — and is
+ * atomic against forks in a way a pid list is not. A room process that itself keeps sending
+ * kill(-1) would kill each of those killers as they start, so what survives a round is also killed
+ * by pid with root's rights, which the room cannot refuse. (A pid could in principle be reused
+ * between the listing and the kill; the listing is re-read each round and the window is
+ * microseconds against a pid space of millions.)
+ *
+ * `dispose` lifts the egress rules only when no process of the user is left; otherwise the
+ * user's chain is sealed to refuse everything, so a survivor never gains the network.
+ */
+function userRoomCleanup(
+  privilege: Privilege,
+  user: RoomUser,
+  base: string,
+): Pick<Room, "reap" | "dispose"> {
+  const launch = roomLauncher(privilege, user);
+  const run = (file: string, args: string[], what: string) => privileged(privilege, file, args, what);
+  const reap = async (): Promise<number> => {
+    const first = await processesOf(user.uid);
+    if (first.length === 0) return 0;
+    for (let round = 0; round < 50; round++) {
+      const killer = launch("/bin/bash", ["-c", "kill -KILL -1 2>/dev/null; exit 0"], {
+        PATH: "/usr/bin:/bin",
+      });
+      await exec(killer.file, killer.args, { env: killer.env, timeoutMs: 10_000 });
+      let left = await processesOf(user.uid);
+      if (left.length) {
+        await run("kill", ["-KILL", ...left.map(String)], "").catch(() => undefined);
+        left = await processesOf(user.uid);
+      }
+      if (left.length === 0) return first.length;
+      await sleep(20 * (round + 1));
+    }
+    const left = await processesOf(user.uid);
+    if (left.length)
+      throw new RoomError(`${left.length} process(es) of the room's user ${user.name} survived being killed`);
+    return first.length;
+  };
+  const dispose = async (): Promise<void> => {
+    if ((await processesOf(user.uid)).length === 0) await removeEgress(run, user.uid).catch(() => undefined);
+    else await sealEgress(run, user.uid).catch(() => undefined);
+    await run("rm", ["-rf", "--one-file-system", base], "").catch(() => undefined);
+    // Files the room's user left in shared temporary directories (a planted script, a socket).
+    await run(
+      "find",
+      [...SHARED_TEMP.filter((d) => existsSync(d)), "-xdev", "-mindepth", "1", "-user", String(user.uid), "-delete"],
+      "",
+    ).catch(() => undefined);
+  };
+  return { reap, dispose };
 }
 
 // ---- staging the tools the room runs ----

@@ -32,9 +32,14 @@ export const DEFAULT_EGRESS: readonly string[] = [
   "api.nuget.org:443",
 ];
 
-/** Never reachable from the room, whatever `run.egress` says: cloud metadata and link-local. */
-export const NEVER_V4 = ["169.254.0.0/16", "100.100.100.200/32"];
-export const NEVER_V6 = ["fd00:ec2::254/128", "fe80::/10"];
+/**
+ * Never reachable from the room, whatever `run.egress` says: cloud metadata and link-local
+ * (AWS, GCP, Azure IMDS at 169.254.169.254; Alibaba's 100.100.100.200; Azure's WireServer at
+ * 168.63.129.16, which GitHub's hosted runners — Azure VMs — can reach; the IPv6 metadata
+ * addresses of AWS and GCP).
+ */
+export const NEVER_V4 = ["169.254.0.0/16", "100.100.100.200/32", "168.63.129.16/32"];
+export const NEVER_V6 = ["fd00:ec2::254/128", "fd20:ce::254/128", "fe80::/10"];
 
 export interface EgressEntry {
   host: string;
@@ -102,6 +107,9 @@ export function logPrefix(uid: number): string {
  * (the model proxy, the project's own test servers); the DNS resolvers (names must resolve); each
  * allowed address (and port); then every other attempt is logged and refused at once (a TCP
  * reset, so a build fails fast rather than hanging). `open` keeps only the never-reachable part.
+ *
+ * The chain only ever refuses: what it lets through RETURNs to OUTPUT, so a firewall the runner's
+ * operator keeps after aegis's jump still applies to the room (an ACCEPT here would skip it).
  */
 export function buildRules(opts: {
   uid: number;
@@ -118,19 +126,19 @@ export function buildRules(opts: {
   ] as const) {
     const add = (...args: string[]) => rules[family].push(["-A", chain, ...args]);
     for (const cidr of never) add("-d", cidr, "-j", "REJECT");
-    add("-o", "lo", "-j", "ACCEPT");
+    add("-o", "lo", "-j", "RETURN");
     if (opts.policy.kind === "open") {
-      add("-j", "ACCEPT");
+      add("-j", "RETURN");
       continue;
     }
     for (const r of opts.resolvers.filter((a) => (isIP(a) === 4) === (family === "v4") && !isLoopback(a))) {
-      add("-d", r, "-p", "udp", "--dport", "53", "-j", "ACCEPT");
-      add("-d", r, "-p", "tcp", "--dport", "53", "-j", "ACCEPT");
+      add("-d", r, "-p", "udp", "--dport", "53", "-j", "RETURN");
+      add("-d", r, "-p", "tcp", "--dport", "53", "-j", "RETURN");
     }
     for (const entry of opts.resolved) {
       for (const address of family === "v4" ? entry.v4 : entry.v6) {
-        if (entry.port) add("-d", address, "-p", "tcp", "--dport", String(entry.port), "-j", "ACCEPT");
-        else add("-d", address, "-j", "ACCEPT");
+        if (entry.port) add("-d", address, "-p", "tcp", "--dport", String(entry.port), "-j", "RETURN");
+        else add("-d", address, "-j", "RETURN");
       }
     }
     if (opts.log) add("-j", "LOG", "--log-prefix", logPrefix(opts.uid), "--log-uid");
@@ -138,6 +146,12 @@ export function buildRules(opts: {
     add("-j", "REJECT");
   }
   return rules;
+}
+
+/** A sealed chain: every packet of the user refused (a process survived the reaping). */
+export function sealedRules(uid: number): RuleSet {
+  const rule = ["-I", chainName(uid), "1", "-j", "REJECT"];
+  return { v4: [rule], v6: [rule] };
 }
 
 function isLoopback(address: string): boolean {

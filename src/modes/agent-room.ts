@@ -246,7 +246,7 @@ function makeAgentRoom(ctx: ModeContext, room: Room, parts: RoomParts): AgentRoo
       });
       const stats = parts.proxy.stats();
       core.info(
-        `Model proxy: ${stats.forwarded} request(s) forwarded${stats.refused ? `, ${stats.refused} refused (wrong key)` : ""}${stats.failed ? `, ${stats.failed} failed` : ""}.`,
+        `Model proxy: ${stats.forwarded} request(s) forwarded${stats.refused ? `, ${stats.refused} refused (a wrong key or a call outside the model API)` : ""}${stats.failed ? `, ${stats.failed} failed` : ""}.`,
       );
       return session;
     },

@@ -14,6 +14,7 @@ import { preparePrCheckout } from "../adapters/pr-checkout.js";
 import { RoomError } from "../adapters/room.js";
 import { installNpmTool } from "../adapters/tool-install.js";
 import { REVIEW_MARKER } from "../core/findings.js";
+import { oneLine } from "../core/sanitize.js";
 import { renderReviewComment } from "../core/review-comment.js";
 import { findTask } from "../core/lifecycle.js";
 import {
@@ -228,10 +229,10 @@ function logProgress(event: CodexEvent): void {
   if (event.type === "item.completed") {
     const item = event.item as { type?: string; command?: unknown } | undefined;
     if (item?.type === "command_execution" && typeof item.command === "string")
-      core.info(`codex ran: ${item.command.slice(0, 200)}`);
+      core.info(`codex ran: ${oneLine(item.command, 200)}`);
     else if (item?.type === "agent_message") core.info("codex answered.");
   } else if (event.type === "turn.failed" || event.type === "error") {
-    core.info(`codex: ${event.type}`);
+    core.info(`codex: ${oneLine(event.type, 80)}`);
   }
 }
 

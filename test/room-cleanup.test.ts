@@ -1,0 +1,113 @@
+// Cleaning up after the agent's room, attacked: a room process that keeps killing its user's
+// processes (so every killer started as that user dies at once) is still reaped; files the room
+// left in the shared temporary directories go; and the post step, handed a forged room state (as
+// a `::save-state` line printed by the agent's code would make), cleans up the real room only —
+// never a directory or a user the state names.
+import { execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterEach, describe, expect, it } from "vitest";
+import { openRoom, processesOf } from "../src/adapters/room.js";
+import { type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
+import { runAction, workflowDispatchEvent } from "./harness/runner.js";
+
+const exec = promisify(execFile);
+const asRoot = process.getuid?.() === 0;
+const cleanups: (() => Promise<unknown>)[] = [];
+let fake: FakeGitHub | undefined;
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+  await fake?.close();
+  fake = undefined;
+});
+
+async function testUser(tag: string): Promise<{ name: string; uid: number; gid: number }> {
+  const name = `aegt-${tag}-${randomBytes(3).toString("hex")}`;
+  await exec("useradd", ["--system", "--no-create-home", "--user-group", name]);
+  cleanups.push(() => exec("userdel", [name]));
+  const [uid, gid] = await Promise.all([exec("id", ["-u", name]), exec("id", ["-g", name])]).then((r) =>
+    r.map((x) => Number(x.stdout.trim())),
+  );
+  return { name, uid: uid!, gid: gid! };
+}
+
+function startAs(user: { uid: number; gid: number }, script: string): void {
+  const child = spawn(
+    "setpriv",
+    [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--", "/bin/bash", "-c", script],
+    { detached: true, stdio: "ignore", cwd: "/" },
+  );
+  child.unref();
+}
+
+async function waitFor(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.skipIf(!asRoot)("cleaning up the agent's room", () => {
+  it("reaps a room process that keeps killing its own user's processes, and removes what the room left in /tmp", async () => {
+    const runnerTemp = await mkdtemp(path.join(os.tmpdir(), "aegis-cleanup-"));
+    cleanups.push(() => rm(runnerTemp, { recursive: true, force: true }));
+    const name = `aegt-k${randomBytes(4).toString("hex")}`;
+    cleanups.push(() => exec("userdel", [name]));
+    const room = await openRoom({ sandbox: "user", runnerTemp, userName: name });
+    cleanups.push(() => room.dispose());
+    const planted = path.join("/tmp", `aegis-planted-${randomBytes(4).toString("hex")}`);
+    cleanups.push(() => rm(planted, { force: true }));
+    // kill(-1) spares its caller: this loop kills every other process of the room's user — the
+    // room's own killers included — the moment they appear.
+    const cmd = room.launch(
+      "/bin/bash",
+      ["-c", `echo planted > ${planted}; sleep 300 & while :; do kill -KILL -1 2>/dev/null; done`],
+      { PATH: "/usr/bin:/bin" },
+    );
+    const child = spawn(cmd.file, cmd.args, { env: cmd.env, detached: true, stdio: "ignore", cwd: "/" });
+    child.unref();
+    await waitFor(async () => existsSync(planted) && (await processesOf(room.user!.uid)).length > 0);
+
+    await room.reap();
+    expect(await processesOf(room.user!.uid)).toEqual([]);
+    await room.dispose();
+    expect(existsSync(planted)).toBe(false);
+    expect(existsSync(room.base)).toBe(false);
+  });
+
+  it("the post step, given a forged room state, touches neither the directory nor the user it names", async () => {
+    fake = await startFakeGitHub();
+    const victim = await testUser("victim");
+    const dir = await mkdtemp(path.join("/var/tmp", "aegis-victim-"));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    await mkdir(path.join(dir, "keep"));
+    await writeFile(path.join(dir, "keep", "data"), "precious");
+    const marker = `aegis-victim-${randomBytes(4).toString("hex")}`;
+    startAs(victim, `exec -a ${marker} sleep 300`);
+    cleanups.push(() => exec("pkill", ["-KILL", "-u", String(victim.uid)]).catch(() => undefined));
+    await waitFor(async () => (await processesOf(victim.uid)).length > 0);
+
+    const forged = JSON.stringify({
+      sandbox: "user",
+      base: dir,
+      user: victim,
+      tag: "00000000-0000-0000-0000-000000000000",
+      egress: true,
+    });
+    const post = await runAction({
+      mode: "run",
+      event: workflowDispatchEvent(fake),
+      fake,
+      env: { "STATE_aegis-post": "true", "STATE_aegis-room": forged },
+    });
+    cleanups.push(post.cleanup);
+    expect(post.exitCode).toBe(0);
+    expect(existsSync(path.join(dir, "keep", "data"))).toBe(true);
+    expect(await processesOf(victim.uid)).not.toEqual([]);
+  });
+});
