@@ -192,3 +192,18 @@ export function makeSettings(inputs: Inputs, context: RunContext, config: Config
     if (secret) core.setSecret(secret);
   return deepFreeze({ ...inputs, context, config });
 }
+
+/**
+ * Every credential this job holds: the inputs' token and keys, and the runner's own tokens (the
+ * cache/artifact runtime token, the OIDC request token). Nothing the agent's room receives may
+ * hold one of them; what the agent pushes may not either.
+ */
+export function jobSecrets(settings: Pick<Inputs, "githubToken" | "anthropicApiKey" | "openaiApiKey">, env = process.env): string[] {
+  return [
+    settings.githubToken,
+    settings.anthropicApiKey,
+    settings.openaiApiKey,
+    env.ACTIONS_RUNTIME_TOKEN,
+    env.ACTIONS_ID_TOKEN_REQUEST_TOKEN,
+  ].filter((s): s is string => typeof s === "string" && s.length > 0);
+}

@@ -6,14 +6,16 @@
 // attack with `run.sandbox: none` does find the token — the proof that this test can fail.
 import { execFile, execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { claudeBin, startFakeAnthropic, type FakeAnthropic, type Turn } from "./harness/fake-anthropic.js";
 import { codexBin, type FakeOpenAI, startFakeOpenAI, structuredReviewAnswer } from "./harness/fake-openai.js";
 import { DEFAULT_FILES, type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
-import { type ActionRun, roomUserFor, runAction, workflowDispatchEvent } from "./harness/runner.js";
+import { type ActionRun, checkout, roomUserFor, runAction, workflowDispatchEvent } from "./harness/runner.js";
 import { processesOf } from "../src/adapters/room.js";
 import { expectSuccess, ledgerOf, openIssue, planOnLabel } from "./harness/scenario.js";
 import { isAlive, leakedIn, type Loot, makeDrop, readLoot, spySource } from "./harness/spy.js";
@@ -64,6 +66,30 @@ function plantAndRun(source: string): Turn[] {
   ];
 }
 
+/**
+ * A checkout holding the job's credentials where other steps leave them: actions/checkout's
+ * persisted auth header in .git/config and in a submodule's config, google-github-actions/auth's
+ * gha-creds file, and a tool's cache file with the raw token.
+ */
+async function credentialedCheckout(f: FakeGitHub): Promise<string> {
+  const root = await mkdtemp(path.join(os.tmpdir(), "aegis-ws-"));
+  cleanups.push(() => rm(root, { recursive: true, force: true }));
+  // As open as a runner's HOME can be: only the workspace's own permissions stand in the way.
+  await chmod(root, 0o755);
+  const ws = await checkout(f, path.join(root, "workspace"));
+  const header = `AUTHORIZATION: basic ${Buffer.from(`x-access-token:${f.token}`).toString("base64")}`;
+  await exec("git", ["-C", ws, "config", `http.${f.url}/.extraheader`, header]);
+  await mkdir(path.join(ws, ".git", "modules", "lib"), { recursive: true });
+  await writeFile(
+    path.join(ws, ".git", "modules", "lib", "config"),
+    `[core]\n\trepositoryformatversion = 0\n\tworktree = ../../../lib\n[http "${f.url}/"]\n\textraheader = ${header}\n`,
+  );
+  await writeFile(path.join(ws, "gha-creds-0123abcd.json"), JSON.stringify({ token: f.token }));
+  await mkdir(path.join(ws, ".cache", "tool"), { recursive: true });
+  await writeFile(path.join(ws, ".cache", "tool", "session.txt"), `token=${f.token}\n`);
+  return ws;
+}
+
 async function attack(config: string, runAs?: { uid: number; gid: number }) {
   const drop = await makeDrop();
   cleanups.push(drop.remove);
@@ -82,8 +108,10 @@ async function attack(config: string, runAs?: { uid: number; gid: number }) {
   const planned = expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
   const taskId = (JSON.parse(planned.outputs.tasks ?? "[]") as string[])[0]!;
   await planned.cleanup();
+  const workspace = await credentialedCheckout(fake);
   const run: ActionRun = await runAction({
     mode: "run",
+    workspace,
     inputs: {
       task: taskId,
       "claude-executable": claudeBin(),
@@ -100,6 +128,7 @@ async function attack(config: string, runAs?: { uid: number; gid: number }) {
       ACTIONS_ID_TOKEN_REQUEST_URL: "http://127.0.0.1:9/oidc",
     },
     timeoutMs: 150_000,
+    worldReadable: true,
     ...(runAs ? { asUser: runAs } : {}),
   });
   cleanups.push(run.cleanup);
@@ -212,8 +241,23 @@ describe.skipIf(!asRoot)("the agent's room", () => {
     expect(actionPids.length).toBeGreaterThan(0);
     for (const pid of actionPids) expect(session.environ[pid]).toBe("ERR EACCES");
     // The runner's files are out of reach.
-    const runnerFiles = Object.entries(session.files).filter(([p]) => p.startsWith(a.run.root));
-    for (const [, content] of runnerFiles) expect(content).toMatch(/^ERR E(ACCES|NOENT)/);
+    // The runner's folders are open to every user here, yet its HOME, temp folder, file commands
+    // and the workspace were closed to the room before anything of it ran (the tool cache, which
+    // holds no credential, stays readable).
+    const closed = ["home", "runner-temp", "files", "workspace"].map((d) => path.join(a.run.root, d));
+    const runnerFiles = Object.entries(session.files).filter(([p]) =>
+      closed.some((d) => p === d || p.startsWith(`${d}/`)),
+    );
+    expect(runnerFiles.length).toBeGreaterThan(0);
+    for (const [p, content] of runnerFiles) expect(content, p).toMatch(/^ERR E(ACCES|NOENT)/);
+    expect(a.run.stdout).toContain("Closed to the agent's room:");
+    // The checkout's copy came without what other steps left in it.
+    expect(a.run.annotations.map((x) => x.message)).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining("gha-creds-0123abcd.json (a credential file another step wrote)"),
+        expect.stringContaining(".cache/tool/session.txt (it holds a credential of this job)"),
+      ]),
+    );
 
     // The detached watcher (setsid, double fork, empty environment) did not outlive the step.
     const watchPid = Number(

@@ -37,6 +37,7 @@ import {
   readFile,
   realpath,
   rm,
+  stat,
 } from "node:fs/promises";
 import path from "node:path";
 import { type EgressPolicy } from "../core/egress.js";
@@ -89,6 +90,12 @@ export interface Room {
   readonly launch: Launcher;
   /** Gives `home`, `work` and `testHome` to the room (before anything of the room runs). */
   handOver(): Promise<void>;
+  /**
+   * Makes each of `paths` that the room's user can reach unreachable to it (their "other"
+   * permission bits go; dispose puts them back), and checks again as that user: throws when one
+   * stays reachable. Returns the paths it closed. No-op without a user of the room's own.
+   */
+  closeOff(paths: string[]): Promise<string[]>;
   /** Kills every process of the room; returns how many there were. Throws if some survive. */
   reap(): Promise<number>;
   /** Makes the room's files under `dir` the action's again (after `reap`). */
@@ -337,7 +344,14 @@ async function buildSandboxed(
   const me = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
   const launch = roomLauncher(privilege, user);
   const dirs = roomDirs(base);
-  const { reap, dispose } = userRoomCleanup(privilege, user, base);
+  const cleanup = userRoomCleanup(privilege, user, base);
+  const closed: { path: string; mode: number }[] = [];
+  const reap = cleanup.reap;
+  const dispose = async (): Promise<void> => {
+    for (const c of closed.splice(0).reverse())
+      await privileged(privilege, "chmod", [(c.mode & 0o7777).toString(8), "--", c.path], "").catch(() => undefined);
+    await cleanup.dispose();
+  };
   // A room left by an earlier job (or a crash) goes first: its processes, then its files.
   await reap();
   await privileged(privilege, "mkdir", ["-p", "-m", "755", root], "creating the room's root");
@@ -367,6 +381,20 @@ async function buildSandboxed(
         ["-R", "--no-dereference", `${user.uid}:${user.gid}`, dirs.home, dirs.work, dirs.testHome],
         "handing the room its directories",
       );
+    },
+    async closeOff(paths) {
+      const open = await reachableAs(launch, closable(paths, base));
+      for (const p of open) {
+        const { mode } = await stat(p);
+        await privileged(privilege, "chmod", ["o-rwx", "--", p], `closing ${p} to the room`);
+        closed.push({ path: p, mode });
+      }
+      const still = await reachableAs(launch, open);
+      if (still.length)
+        throw new RoomError(
+          `The agent's room cannot be built: its user can still reach ${still.join(", ")}. ${OPT_OUT}`,
+        );
+      return open;
     },
     reap,
     async reclaim(dir) {
@@ -407,6 +435,7 @@ function unsandboxedRoom(
     egressReport: async () => undefined,
     launch: (file, args, env) => ({ file, args, env: { ...env, [SESSION_TAG_VAR]: tag } }),
     async handOver() {},
+    closeOff: async () => [],
     reap: () => killSessionTree({ tag, graceMs: 2000 }),
     async reclaim() {},
     async dispose() {
@@ -463,6 +492,35 @@ function roomDirs(base: string): { tools: string; home: string; work: string; te
     work: path.join(base, "work"),
     testHome: path.join(base, "test-home"),
   };
+}
+
+/**
+ * The paths worth closing: absolute, below the top level, not a shared temporary directory, and
+ * neither the room's directory nor one above it (the room must still reach its own files).
+ */
+function closable(paths: string[], base: string): string[] {
+  const out = new Set<string>();
+  for (const raw of paths) {
+    if (!raw || !path.isAbsolute(raw)) continue;
+    const p = path.resolve(raw);
+    if (p.split("/").filter(Boolean).length < 2) continue;
+    if (SHARED_TEMP.some((t) => p === t)) continue;
+    if (base === p || base.startsWith(`${p}/`) || p.startsWith(`${base}/`)) continue;
+    if (existsSync(p)) out.add(p);
+  }
+  return [...out];
+}
+
+/** Which of `paths` the room's user can reach: a directory it may enter or list, a file it may read. */
+async function reachableAs(launch: Launcher, paths: string[]): Promise<string[]> {
+  if (!paths.length) return [];
+  const script =
+    'for p; do if [ -d "$p" ]; then { [ -x "$p" ] || [ -r "$p" ]; } && printf "%s\\0" "$p"; ' +
+    'elif [ -r "$p" ]; then printf "%s\\0" "$p"; fi; done; exit 0';
+  const cmd = launch("/bin/sh", ["-c", script, "sh", ...paths], { PATH: "/usr/bin:/bin" });
+  const probe = await exec(cmd.file, cmd.args, { env: cmd.env, timeoutMs: 30_000 });
+  if (probe.code !== 0) throw new RoomError(`could not check what the room's user can reach (exit ${probe.code})`);
+  return probe.stdout.split("\0").filter(Boolean);
 }
 
 /** Where a process of the room may have left files outside its directory. */

@@ -6,14 +6,14 @@
 // loopback proxy of the action's with a placeholder key, and git inside the room has no token.
 //
 // The publisher (publish.ts) takes the bundle, checks it and pushes; it never runs code in here.
-import { execFile } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readlink } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import * as cache from "@actions/cache";
 import * as core from "@actions/core";
 import { runClaudeSession, type ClaudeSessionOptions, type SessionResult } from "../adapters/claude.js";
 import { type CodexRoom, DEFAULT_OPENAI_BASE_URL } from "../adapters/codex.js";
+import { copyCheckout } from "../adapters/checkout-copy.js";
 import * as git from "../adapters/git.js";
 import { startModelProxy, type ModelProxy } from "../adapters/model-proxy.js";
 import { openRoom, type Room, type StagedTool, stageHooks, stageNode, stageTool } from "../adapters/room.js";
@@ -25,10 +25,10 @@ import { buildBrief, maxTurnsFor, type NamedFile } from "../core/brief.js";
 import type { Task } from "../core/ledger.js";
 import * as decide from "../core/run-decisions.js";
 import type { TestRun } from "../core/run-decisions.js";
+import { jobSecrets } from "../settings.js";
 import type { ModeContext } from "./context.js";
 import { sessionTimeoutMs } from "./run-steps.js";
 
-const execFileAsync = promisify(execFile);
 
 export const ANTHROPIC_API = "https://api.anthropic.com";
 /** Saved for the post step, which reaps and removes the room whatever happened to the main step. */
@@ -94,6 +94,10 @@ export async function enterRoom(
     egress: egressPolicy(config.run.egress),
   });
   core.saveState(ROOM_STATE, JSON.stringify(room.describe()));
+  await closeRunnerTo(room).catch(async (error: unknown) => {
+    await room.dispose();
+    throw error;
+  });
   if (room.unresolved.length)
     core.info(`run.egress: ${room.unresolved.join(", ")} did not resolve; the room cannot reach them.`);
   let proxy: ModelProxy | undefined;
@@ -114,7 +118,7 @@ export async function enterRoom(
     const claude = await stageTool(room, "claude", req.claude);
     const hooksDir = await stageHooks(room, path.join(context.actionPath, "hooks"));
     const node = await stageNode(room);
-    await copyCheckout(req.workspace, room.work);
+    await handCheckoutOver(ctx, req.workspace, room.work);
     await mkdir(path.join(room.home, "tmp"), { mode: 0o700 });
     await mkdir(path.join(room.testHome, "tmp"), { mode: 0o700 });
     const store = { cache, home: room.home, cwd: room.work, taskId: req.taskId };
@@ -137,35 +141,50 @@ export async function enterRoom(
 }
 
 /**
- * The room's copy of the checkout: the files (the build's installed dependencies included) and
- * the repository, with a .git/config of our own — nothing of the runner's (an auth header a
- * checkout persisted, remotes, includes) comes along.
+ * Where the runner keeps what the room must never read: the job's HOME (a docker login, tool
+ * credentials), the workspace (a checkout's persisted auth header), RUNNER_TEMP (the file
+ * commands, credential files other actions write), the event payload's folder, and the runner's
+ * own directory (its `.credentials`). A GitHub-hosted runner's HOME may be open to other users:
+ * each of these the room's user can reach is closed to it before anything of the room runs, and
+ * the room fails closed if one stays reachable.
  */
-async function copyCheckout(workspace: string, work: string): Promise<void> {
-  await execFileAsync("cp", ["-a", "--no-preserve=ownership", "--", `${workspace}/.`, work], {
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  const configFile = path.join(work, ".git", "config");
-  const keep = await execFileAsync(
-    "git",
-    ["config", "--file", configFile, "--get-regexp", "^(core\\.repositoryformatversion|extensions\\.)"],
-    { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", GIT_CONFIG_NOSYSTEM: "1" } },
-  ).then(
-    (r) => r.stdout,
-    () => "",
-  );
-  const lines = ["[core]", "\tbare = false", "\tlogallrefupdates = true", "\tfilemode = true"];
-  const extensions: string[] = [];
-  for (const line of keep.split("\n").filter(Boolean)) {
-    const [key = "", ...rest] = line.split(" ");
-    const value = rest.join(" ");
-    if (!/^[A-Za-z0-9.-]+$/.test(key) || /[\n"\\]/.test(value)) continue;
-    if (key === "core.repositoryformatversion") lines.push(`\trepositoryformatversion = ${value}`);
-    else extensions.push(`\t${key.slice("extensions.".length)} = ${value}`);
+async function closeRunnerTo(room: Room): Promise<void> {
+  const env = process.env;
+  const paths = [
+    os.homedir(),
+    env.HOME ?? "",
+    env.GITHUB_WORKSPACE ?? "",
+    env.RUNNER_TEMP ?? "",
+    ...["GITHUB_EVENT_PATH", "GITHUB_ENV", "GITHUB_OUTPUT", "GITHUB_STATE", "GITHUB_PATH", "GITHUB_STEP_SUMMARY"].map(
+      (name) => (env[name] ? path.dirname(env[name]) : ""),
+    ),
+    ...(await runnerRoots()),
+  ];
+  const closed = await room.closeOff(paths);
+  if (closed.length) core.info(`Closed to the agent's room: ${closed.join(", ")}.`);
+}
+
+/** The directories of the runner processes above this one (Runner.Worker, Runner.Listener). */
+async function runnerRoots(): Promise<string[]> {
+  const roots: string[] = [];
+  let pid = process.ppid;
+  for (let depth = 0; depth < 12 && pid > 1; depth++) {
+    const exe = await readlink(`/proc/${pid}/exe`).catch(() => "");
+    if (/^Runner\.(Worker|Listener)$/.test(path.basename(exe))) roots.push(path.dirname(path.dirname(exe)));
+    const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+    pid = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1] ?? 0);
   }
-  if (extensions.length) lines.push("[extensions]", ...extensions);
-  lines.push("[user]", `\tname = ${git.GIT_NAME}`, `\temail = ${git.GIT_EMAIL}`);
-  await writeFile(configFile, `${lines.join("\n")}\n`, { mode: 0o644 });
+  return roots;
+}
+
+/** The room's copy of a checkout (see checkout-copy.ts); what was left out is said in the log. */
+async function handCheckoutOver(ctx: ModeContext, from: string, to: string): Promise<void> {
+  const { leftOut } = await copyCheckout(from, to, {
+    secrets: jobSecrets(ctx.settings),
+    scratch: ctx.settings.context.runnerTemp,
+  });
+  for (const l of leftOut)
+    core.warning(`Left out of the agent's copy of the checkout: ${l.path} (${l.why}).`);
 }
 
 interface RoomParts extends Omit<RoomRequest, "claude"> {
@@ -198,7 +217,7 @@ function makeAgentRoom(ctx: ModeContext, room: Room, parts: RoomParts): AgentRoo
         cwd: work,
         env,
         timeoutMs: config.run.timeoutMinutes * 60_000,
-        secrets: [settings.githubToken, settings.anthropicApiKey, settings.openaiApiKey].filter(Boolean),
+        secrets: jobSecrets(settings),
         launch: room.launch,
         stop: () => room.reap(),
       }),
@@ -353,6 +372,10 @@ export async function enterReviewRoom(
     egress: open ? { kind: "open" } : { kind: "allow", entries: [] },
   });
   core.saveState(ROOM_STATE, JSON.stringify(room.describe()));
+  await closeRunnerTo(room).catch(async (error: unknown) => {
+    await room.dispose();
+    throw error;
+  });
   let proxy: ModelProxy | undefined;
   const close = async () => {
     await proxy?.close().catch(() => undefined);
@@ -364,7 +387,7 @@ export async function enterReviewRoom(
     const codex = await stageTool(room, "codex", codexExecutable).catch((error: Error) => {
       throw new Error(`could not start codex (${codexExecutable}): ${error.message}`, { cause: error });
     });
-    await copyCheckout(checkout, room.work);
+    await handCheckoutOver(ctx, checkout, room.work);
     const outDir = path.join(room.home, "out");
     await mkdir(path.join(room.home, ".codex"), { mode: 0o700 });
     await mkdir(outDir, { mode: 0o700 });

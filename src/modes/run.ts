@@ -20,6 +20,7 @@ import { namedPaths } from "../core/brief.js";
 import type { Task } from "../core/ledger.js";
 import * as decide from "../core/run-decisions.js";
 import { enterRoom, workInRoom } from "./agent-room.js";
+import { jobSecrets } from "../settings.js";
 import type { ModeContext } from "./context.js";
 import { prepareCheckout, publish } from "./publish.js";
 import { conclude, finish } from "./run-conclude.js";
@@ -73,7 +74,7 @@ async function work(ctx: ModeContext, claim: Claimed): Promise<RunReport> {
   const server = context.serverUrl.replace(/\/+$/, "");
   const remote: git.Remote = { url: `${server}/${gh.owner}/${gh.repo}.git`, token: settings.githubToken };
   const branch = decide.taskBranch(task);
-  const secrets = [settings.githubToken, settings.anthropicApiKey, settings.openaiApiKey].filter(Boolean);
+  const secrets = jobSecrets(settings);
   const model = decide.chooseModel(settings.model, config.models, task.category);
   const base = { ...claim, branch, ...(model ? { model } : {}) };
 

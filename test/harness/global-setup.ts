@@ -103,6 +103,8 @@ function otherSuitesAlive(): boolean {
 function sweep(): void {
   if (process.getuid?.() === 0) removeTestNetworks();
   removeTestUsers();
+  // What planted code wrote (spy.ts's drops), should a test have died before removing it.
+  if (process.getuid?.() === 0) rmSync("/var/lib/aegis-test-drops", { recursive: true, force: true });
 }
 
 export function setup(): () => void {

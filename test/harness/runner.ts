@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -42,6 +42,8 @@ export interface RunActionOptions {
   job?: string;
   /** Runs the action as this OS user (the emulator's files are handed to it): a runner without root. */
   asUser?: { uid: number; gid: number };
+  /** The runner's folders open to every local user (a HOME of mode 755, as some runners have). */
+  worldReadable?: boolean;
 }
 
 export interface Annotation {
@@ -241,6 +243,7 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
     ...(opts.env ?? {}),
   };
 
+  if (opts.worldReadable) await chmod(root, 0o755);
   if (opts.asUser) {
     const { uid, gid } = opts.asUser;
     await new Promise<void>((resolve, reject) =>

@@ -5,7 +5,7 @@
 // keeps looking for a minute and a half. Its path pieces are assembled at run time, as such code
 // would do to get past a hook: the room, not the hook, must stop it.
 import { readFileSync } from "node:fs";
-import { chmod, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 
@@ -33,7 +33,7 @@ function walk(dir, out, depth) {
   try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch (e) { out.files[dir] = 'ERR ' + e.code; return; }
   for (const d of entries) {
     const p = path.join(dir, d.name);
-    if (p.startsWith(DROP) || d.name === 'node_modules' || d.name === '.git') continue;
+    if (p.startsWith(DROP) || d.name === 'node_modules' || (d.name === 'objects' && path.basename(dir) === '.git')) continue;
     out.n++;
     if (d.isDirectory()) walk(p, out, depth + 1);
     else if (d.isFile()) {
@@ -113,8 +113,15 @@ export interface Loot {
 }
 
 /** A folder any user can write to (sticky, like /tmp), where the spy drops what it found. */
+/**
+ * Where planted code writes what it found: outside /tmp, /var/tmp and /dev/shm, which the room's
+ * cleanup empties of everything its user left (the global setup sweeps this root).
+ */
+export const DROP_ROOT = "/var/lib/aegis-test-drops";
+
 export async function makeDrop(): Promise<{ dir: string; remove(): Promise<void> }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "aegis-spy-"));
+  await mkdir(DROP_ROOT, { recursive: true, mode: 0o755 });
+  const dir = await mkdtemp(path.join(DROP_ROOT, "aegis-spy-"));
   await chmod(dir, 0o1777);
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
