@@ -6,7 +6,6 @@
 // would do to get past a hook: the room, not the hook, must stop it.
 import { readFileSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 
 /** Where credentials usually sit in a HOME (carried encoded in the spy, as planted code would). */
