@@ -71,7 +71,7 @@ function plantAndRun(source: string): Turn[] {
  * persisted auth header in .git/config and in a submodule's config, google-github-actions/auth's
  * gha-creds file, and a tool's cache file with the raw token.
  */
-async function credentialedCheckout(f: FakeGitHub): Promise<string> {
+async function credentialedCheckout(f: FakeGitHub, owner?: { uid: number; gid: number }): Promise<string> {
   const root = await mkdtemp(path.join(os.tmpdir(), "aegis-ws-"));
   cleanups.push(() => rm(root, { recursive: true, force: true }));
   // As open as a runner's HOME can be: only the workspace's own permissions stand in the way.
@@ -87,6 +87,8 @@ async function credentialedCheckout(f: FakeGitHub): Promise<string> {
   await writeFile(path.join(ws, "gha-creds-0123abcd.json"), JSON.stringify({ token: f.token }));
   await mkdir(path.join(ws, ".cache", "tool"), { recursive: true });
   await writeFile(path.join(ws, ".cache", "tool", "session.txt"), `token=${f.token}\n`);
+  // The job's user owns its workspace (actions/checkout ran as it).
+  if (owner) await exec("chown", ["-R", `${owner.uid}:${owner.gid}`, root]);
   return ws;
 }
 
@@ -108,7 +110,7 @@ async function attack(config: string, runAs?: { uid: number; gid: number }) {
   const planned = expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
   const taskId = (JSON.parse(planned.outputs.tasks ?? "[]") as string[])[0]!;
   await planned.cleanup();
-  const workspace = await credentialedCheckout(fake);
+  const workspace = await credentialedCheckout(fake, runAs);
   const run: ActionRun = await runAction({
     mode: "run",
     workspace,

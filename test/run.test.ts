@@ -63,6 +63,8 @@ interface Setup {
   body?: string;
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** Repository files besides the defaults. */
+  files?: Record<string, string>;
   /** Runs after plan claimed the task, before run mode. */
   before?: (f: FakeGitHub, taskId: string) => Promise<void>;
 }
@@ -71,7 +73,7 @@ interface Setup {
 async function runScenario(s: Setup) {
   fake = await startFakeGitHub({
     users: { maya: "maintain" },
-    files: { ...DEFAULT_FILES, ...(s.config ? { ".github/aegis.yml": s.config } : {}) },
+    files: { ...DEFAULT_FILES, ...s.files, ...(s.config ? { ".github/aegis.yml": s.config } : {}) },
   });
   model = await startFakeAnthropic(s.script);
   const n = openIssue(fake, {
@@ -423,6 +425,24 @@ describe("run mode", () => {
     const failure = f.comments(n).find((c) => c.body.includes("<!-- aegis:run-failure -->"));
     expect(failure?.body).toContain("test regression");
     expect(failure?.body).toContain("broken.txt must not exist");
+  });
+
+  it("the branch's tests run on a fresh tree at the pushed commit: an ignored file the agent planted cannot pass a regression", async () => {
+    const { run, task, fake: f } = await runScenario({
+      files: { ".gitignore": ".pass-anyway\n" },
+      config:
+        'run:\n  testCommand: "test -f .pass-anyway || test ! -f broken.txt || { echo broken.txt must not exist >&2; exit 3; }"\n',
+      script: [
+        commitFile("broken.txt", "oops"),
+        // Ignored by git, so never in the commit: it only exists in the tree the session shaped.
+        bash("echo yes > .pass-anyway && git status --porcelain --ignored"),
+        { text: "TASK_COMPLETE" },
+      ],
+    });
+    expectSuccess(run);
+    expect(task.attempts[0]!.tests).toBe("pass → fail");
+    expect(task.state).toBe("failed");
+    expect(f.pulls()).toHaveLength(0);
   });
 
   it.each([

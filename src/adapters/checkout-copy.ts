@@ -13,7 +13,7 @@
  *   and the log says so.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { secretForms } from "../core/secret-scan.js";
@@ -37,6 +37,9 @@ export async function copyCheckout(
   await execFileAsync("cp", ["-a", "--no-preserve=ownership", "--", `${workspace}/.`, work], {
     maxBuffer: 16 * 1024 * 1024,
   });
+  // cp -a gave the copy the workspace's own mode (which may be closed to others by now): the
+  // action, as a user other than the room's, must still enter it to start the room's processes.
+  await chmod(work, 0o755);
   for (const config of await gitConfigs(path.join(work, ".git")))
     await rewriteGitConfig(config, config === path.join(work, ".git", "config"));
   const leftOut: LeftOut[] = [];

@@ -98,6 +98,11 @@ export interface Room {
   closeOff(paths: string[]): Promise<string[]>;
   /** Kills every process of the room; returns how many there were. Throws if some survive. */
   reap(): Promise<number>;
+  /**
+   * Empties `dir` (one of the room's directories) whatever the room left in it — modes that
+   * forbid removal included — and gives it back to the action, empty (after `reap`).
+   */
+  renew(dir: string): Promise<void>;
   /** Makes the room's files under `dir` the action's again (after `reap`). */
   reclaim(dir: string): Promise<void>;
   /** Removes the room's directory (after `reap`); never throws. */
@@ -397,6 +402,11 @@ async function buildSandboxed(
       return open;
     },
     reap,
+    async renew(dir) {
+      if (!dir.startsWith(`${base}/`)) throw new RoomError(`${dir} is not a directory of the room`);
+      await privileged(privilege, "rm", ["-rf", "--one-file-system", dir], `emptying ${dir}`);
+      await mkdir(dir, { mode: 0o700 });
+    },
     async reclaim(dir) {
       // --from: only what the room's user owns changes hands. A hard link the room made to a
       // file of someone else's keeps its owner; -R never follows a symbolic link.
@@ -436,6 +446,10 @@ function unsandboxedRoom(
     launch: (file, args, env) => ({ file, args, env: { ...env, [SESSION_TAG_VAR]: tag } }),
     async handOver() {},
     closeOff: async () => [],
+    async renew(dir) {
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+    },
     reap: () => killSessionTree({ tag, graceMs: 2000 }),
     async reclaim() {},
     async dispose() {

@@ -44,7 +44,8 @@ export interface AgentRoom {
   work: string;
   startSha: string;
   /** Runs the configured test command inside the room; `sha` checks that commit out first. */
-  runTests(where: "base" | "branch"): Promise<TestRun>;
+  /** The test command in the room: on the base, or on a fresh tree at the branch's `head`. */
+  runTests(where: "base" | "branch", head?: string): Promise<TestRun>;
   /** The session, with its hooks, as the room's user; every process of the room is gone after it. */
   runSession(opts: SessionRequest): Promise<SessionResult>;
   /** Commits what the agent left and hands its commits out as a bundle file. */
@@ -203,10 +204,27 @@ function makeAgentRoom(ctx: ModeContext, room: Room, parts: RoomParts): AgentRoo
   const identity: Record<string, string> = room.user ? { USER: room.user.name, LOGNAME: room.user.name } : {};
   const testCommand = config.run.testCommand.trim();
 
-  const runTests = async (where: "base" | "branch"): Promise<TestRun> => {
+  /**
+   * The tree the branch's tests run on: a fresh copy of the runner's checkout (its installed
+   * dependencies included) at the commit that would be pushed, and a fresh test HOME — never the
+   * tree the session shaped, where an ignored file the agent patched (a module in node_modules,
+   * a test HOME's rc file) could make failing code pass.
+   */
+  const freshTree = async (head: string): Promise<void> => {
+    await room.reap();
+    await room.renew(work);
+    await room.renew(room.testHome);
+    await mkdir(path.join(room.testHome, "tmp"), { mode: 0o700 });
+    await handCheckoutOver(ctx, parts.workspace, work);
+    await room.handOver();
+    await git.checkoutInRoom(work, room.launch, head, parts.branch);
+  };
+
+  const runTests = async (where: "base" | "branch", head?: string): Promise<TestRun> => {
     // The base run sees the base; the session then starts where the task starts.
     if (where === "base" && parts.startSha !== parts.baseSha)
       await git.checkoutInRoom(work, room.launch, parts.baseSha);
+    if (where === "branch" && head) await freshTree(head);
     const env = sanitizeAgentEnv(process.env, {
       extra: { HOME: room.testHome, TMPDIR: path.join(room.testHome, "tmp"), ...identity },
     });

@@ -113,7 +113,7 @@ export async function publish(ctx: ModeContext, req: PublishRequest): Promise<Co
   if (plan.push !== "none") {
     violations = steps.checkBranch(state, secrets, settings);
     if (violations.length) core.warning(`Pre-push check failed: ${decide.describeViolations(violations)}`);
-    else if (plan.push === "pr" && req.baseTests) branchTests = await req.agentRoom.runTests("branch");
+    else if (plan.push === "pr" && req.baseTests) branchTests = await req.agentRoom.runTests("branch", imported.head);
     plan = decide.applyGates(plan, {
       violations,
       ...(req.baseTests ? { base: req.baseTests } : {}),
