@@ -90,6 +90,16 @@ const run = z.strictObject({
     .describe(
       'Where the agent\'s room may connect besides its model and loopback (kernel-enforced, names resolved when the step starts); `"*"` lifts the limit. Cloud metadata addresses are never reachable.',
     ),
+  verifiedCommits: z
+    .boolean({ error: "expected true or false" })
+    .default(false)
+    .describe(
+      "Publish the agent's commits through the REST API (blobs, tree, commit, ref), which GitHub signs: they show as Verified and pass a rule that requires signed commits. Costs API calls per commit and file.",
+    ),
+  draft: z
+    .boolean({ error: "expected true or false" })
+    .default(false)
+    .describe("Open the pull request as a draft."),
 });
 
 const budgets = z.strictObject({

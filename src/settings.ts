@@ -198,7 +198,10 @@ export function makeSettings(inputs: Inputs, context: RunContext, config: Config
  * cache/artifact runtime token, the OIDC request token). Nothing the agent's room receives may
  * hold one of them; what the agent pushes may not either.
  */
-export function jobSecrets(settings: Pick<Inputs, "githubToken" | "anthropicApiKey" | "openaiApiKey">, env = process.env): string[] {
+export function jobSecrets(
+  settings: Pick<Inputs, "githubToken" | "anthropicApiKey" | "openaiApiKey">,
+  env = process.env,
+): string[] {
   return [
     settings.githubToken,
     settings.anthropicApiKey,

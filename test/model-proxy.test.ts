@@ -141,7 +141,9 @@ describe("model proxy", () => {
     expect(allowedCall("anthropic", "GET", "/v1/messages")).toBeUndefined();
     expect(allowedCall("anthropic", "DELETE", "/v1/files/f1")).toBeUndefined();
     expect(allowedCall("openai", "POST", "/v1/responses", "/v1")).toBe("/responses");
-    expect(allowedCall("openai", "GET", "/v1/models?client_version=0.58.0", "/v1")).toBe("/models?client_version=0.58.0");
+    expect(allowedCall("openai", "GET", "/v1/models?client_version=0.58.0", "/v1")).toBe(
+      "/models?client_version=0.58.0",
+    );
     expect(allowedCall("openai", "POST", "/v1/files", "/v1")).toBeUndefined();
     expect(allowedCall("openai", "POST", "/v1/vector_stores", "/v1")).toBeUndefined();
     expect(allowedCall("openai", "GET", "/v1/responses/resp_1", "/v1")).toBeUndefined();

@@ -428,7 +428,11 @@ describe("run mode", () => {
   });
 
   it("the branch's tests run on a fresh tree at the pushed commit: an ignored file the agent planted cannot pass a regression", async () => {
-    const { run, task, fake: f } = await runScenario({
+    const {
+      run,
+      task,
+      fake: f,
+    } = await runScenario({
       files: { ".gitignore": ".pass-anyway\n" },
       config:
         'run:\n  testCommand: "test -f .pass-anyway || test ! -f broken.txt || { echo broken.txt must not exist >&2; exit 3; }"\n',

@@ -10,7 +10,7 @@ describe("workflow-command guard", () => {
   it("defuses foreign commands at any line start — after \\n, \\r\\n, a lone \\r, or blanks", () => {
     const attacks = [
       "::save-state name=aegis-room::{}",
-      "→ Bash\n::save-state name=aegis-room::{\"sandbox\":\"user\"}",
+      '→ Bash\n::save-state name=aegis-room::{"sandbox":"user"}',
       "x\r\n::set-output name=pr::1",
       "x\r::stop-commands::tok",
       "  \t::add-path::/tmp/evil",
@@ -27,7 +27,8 @@ describe("workflow-command guard", () => {
   });
 
   it("lets aegis's own annotations and groups through unchanged", () => {
-    const own = "::group::Tests on the base\n::endgroup::\n::warning::careful\n::error title=x::bad\n::add-mask::***\n::debug::d\n::notice::n\n";
+    const own =
+      "::group::Tests on the base\n::endgroup::\n::warning::careful\n::error title=x::bad\n::add-mask::***\n::debug::d\n::notice::n\n";
     expect(defuseCommands(own, fresh())).toBe(own);
   });
 

@@ -46,7 +46,8 @@ export async function copyCheckout(
   for (const file of await filesNamed(work, CREDENTIAL_FILE_NAMES))
     leftOut.push({ path: file, why: "a credential file another step wrote" });
   for (const file of await filesHolding(work, opts.secrets, opts.scratch))
-    if (!leftOut.some((l) => l.path === file)) leftOut.push({ path: file, why: "it holds a credential of this job" });
+    if (!leftOut.some((l) => l.path === file))
+      leftOut.push({ path: file, why: "it holds a credential of this job" });
   for (const l of leftOut) await rm(path.join(work, l.path), { force: true });
   return { leftOut };
 }
@@ -96,8 +97,10 @@ async function rewriteGitConfig(file: string, main: boolean): Promise<void> {
     if (lower === "core.repositoryformatversion") core.push(`\trepositoryformatversion = ${value}`);
     else if (lower === "core.bare" && !main && /^(true|false)$/.test(value)) bare = value;
     // A submodule's work tree, relative to its git dir; never an absolute path out of the copy.
-    else if (lower === "core.worktree" && !main && !path.isAbsolute(value)) core.push(`\tworktree = ${value}`);
-    else if (lower.startsWith("extensions.")) extensions.push(`\t${key.slice("extensions.".length)} = ${value}`);
+    else if (lower === "core.worktree" && !main && !path.isAbsolute(value))
+      core.push(`\tworktree = ${value}`);
+    else if (lower.startsWith("extensions."))
+      extensions.push(`\t${key.slice("extensions.".length)} = ${value}`);
   }
   if (bare) core.push(`\tbare = ${bare}`);
   const lines = [...core];

@@ -269,7 +269,7 @@ export class GitHub {
   }
 
   /** Opens a pull request; undefined in a dry run. */
-  async createPull(input: { head: string; base: string; title: string; body: string }) {
+  async createPull(input: { head: string; base: string; title: string; body: string; draft?: boolean }) {
     if (this.skipWrite(`open a pull request from ${input.head}`)) return undefined;
     const { data } = await this.octokit.rest.pulls.create({ owner: this.owner, repo: this.repo, ...input });
     return { number: data.number, url: data.html_url, base: input.base };
@@ -337,6 +337,112 @@ export class GitHub {
       });
     } catch (error) {
       if (![404, 422].includes(statusOf(error))) throw error;
+    }
+  }
+
+  /**
+   * Asks `logins` to review. A repeat after a landed request asks again, which changes nothing
+   * (GitHub keeps one request per reviewer).
+   */
+  async requestReviewers(pullNumber: number, logins: string[]): Promise<void> {
+    if (this.skipWrite(`ask ${logins.join(", ")} to review #${pullNumber}`)) return;
+    await this.octokit.rest.pulls.requestReviewers({
+      owner: this.owner,
+      repo: this.repo,
+      pull_number: pullNumber,
+      reviewers: logins,
+    });
+  }
+
+  // ---- verified commits (the Git Data API) ----------------------------------------------------
+  // Blobs, trees and commits are content-addressed: a repeat after a landed write makes the same
+  // object again and gets the same sha back, so none of them needs recognising.
+
+  async createBlob(content: Buffer): Promise<string> {
+    const { data } = await this.octokit.rest.git.createBlob({
+      owner: this.owner,
+      repo: this.repo,
+      content: content.toString("base64"),
+      encoding: "base64",
+    });
+    return data.sha;
+  }
+
+  async createTree(
+    baseTree: string,
+    tree: {
+      path: string;
+      mode: "100644" | "100755" | "040000" | "160000" | "120000";
+      type: "blob" | "tree" | "commit";
+      sha: string | null;
+    }[],
+  ): Promise<string> {
+    const { data } = await this.octokit.rest.git.createTree({
+      owner: this.owner,
+      repo: this.repo,
+      base_tree: baseTree,
+      tree,
+    });
+    return data.sha;
+  }
+
+  /** A commit without author or committer: GitHub writes the token's identity and signs it. */
+  async createCommit(
+    message: string,
+    tree: string,
+    parents: string[],
+  ): Promise<{ sha: string; tree: string }> {
+    const { data } = await this.octokit.rest.git.createCommit({
+      owner: this.owner,
+      repo: this.repo,
+      message,
+      tree,
+      parents,
+    });
+    return { sha: data.sha, tree: data.tree.sha };
+  }
+
+  /** The branch's tip, or undefined when there is no such branch. */
+  async branchTip(branch: string): Promise<string | undefined> {
+    try {
+      const { data } = await this.octokit.rest.git.getRef({
+        owner: this.owner,
+        repo: this.repo,
+        ref: `heads/${branch}`,
+      });
+      return data.object.sha;
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Points `branch` at `sha`: created when `from` is undefined, else moved from `from` (a fast
+   * forward unless `force`). A repeat after a landed write is recognised by reading the ref back:
+   * already at `sha` is success, whatever GitHub answered.
+   */
+  async moveBranch(branch: string, sha: string, opts: { from?: string; force: boolean }): Promise<void> {
+    const ref = `heads/${branch}`;
+    try {
+      if (opts.from === undefined)
+        await this.octokit.rest.git.createRef({
+          owner: this.owner,
+          repo: this.repo,
+          ref: `refs/${ref}`,
+          sha,
+        });
+      else
+        await this.octokit.rest.git.updateRef({
+          owner: this.owner,
+          repo: this.repo,
+          ref,
+          sha,
+          force: opts.force,
+        });
+    } catch (error) {
+      if ((await this.branchTip(branch).catch(() => undefined)) === sha) return;
+      throw error;
     }
   }
 }

@@ -41,7 +41,13 @@ import {
 } from "node:fs/promises";
 import path from "node:path";
 import { type EgressPolicy } from "../core/egress.js";
-import { type EgressReport, installEgress, type InstalledEgress, removeEgress, sealEgress } from "./egress.js";
+import {
+  type EgressReport,
+  installEgress,
+  type InstalledEgress,
+  removeEgress,
+  sealEgress,
+} from "./egress.js";
 import { killSessionTree, SESSION_TAG_VAR } from "./process-tree.js";
 
 /** Default user name; `AEGIS_ROOM_USER` (operators, tests) names another. */
@@ -354,7 +360,9 @@ async function buildSandboxed(
   const reap = cleanup.reap;
   const dispose = async (): Promise<void> => {
     for (const c of closed.splice(0).reverse())
-      await privileged(privilege, "chmod", [(c.mode & 0o7777).toString(8), "--", c.path], "").catch(() => undefined);
+      await privileged(privilege, "chmod", [(c.mode & 0o7777).toString(8), "--", c.path], "").catch(
+        () => undefined,
+      );
     await cleanup.dispose();
   };
   // A room left by an earlier job (or a crash) goes first: its processes, then its files.
@@ -491,7 +499,11 @@ export async function reopenRoom(
 }
 
 /** The room's user and directory, from the options or the environment (AEGIS_ROOM_USER, AEGIS_ROOM_DIR). */
-function roomPlace(opts: { userName?: string; rootDir?: string }): { name: string; root: string; base: string } {
+function roomPlace(opts: { userName?: string; rootDir?: string }): {
+  name: string;
+  root: string;
+  base: string;
+} {
   const name = opts.userName ?? process.env.AEGIS_ROOM_USER ?? DEFAULT_ROOM_USER;
   if (!USER_NAME.test(name))
     throw new RoomError(`the room's user name ${JSON.stringify(name)} is not a valid user name`);
@@ -533,7 +545,8 @@ async function reachableAs(launch: Launcher, paths: string[]): Promise<string[]>
     'elif [ -r "$p" ]; then printf "%s\\0" "$p"; fi; done; exit 0';
   const cmd = launch("/bin/sh", ["-c", script, "sh", ...paths], { PATH: "/usr/bin:/bin" });
   const probe = await exec(cmd.file, cmd.args, { env: cmd.env, timeoutMs: 30_000 });
-  if (probe.code !== 0) throw new RoomError(`could not check what the room's user can reach (exit ${probe.code})`);
+  if (probe.code !== 0)
+    throw new RoomError(`could not check what the room's user can reach (exit ${probe.code})`);
   return probe.stdout.split("\0").filter(Boolean);
 }
 
@@ -554,11 +567,7 @@ const SHARED_TEMP = ["/tmp", "/var/tmp", "/dev/shm"];
  * `dispose` lifts the egress rules only when no process of the user is left; otherwise the
  * user's chain is sealed to refuse everything, so a survivor never gains the network.
  */
-function userRoomCleanup(
-  privilege: Privilege,
-  user: RoomUser,
-  base: string,
-): Pick<Room, "reap" | "dispose"> {
+function userRoomCleanup(privilege: Privilege, user: RoomUser, base: string): Pick<Room, "reap" | "dispose"> {
   const launch = roomLauncher(privilege, user);
   const run = (file: string, args: string[], what: string) => privileged(privilege, file, args, what);
   const reap = async (): Promise<number> => {
@@ -589,7 +598,15 @@ function userRoomCleanup(
     // Files the room's user left in shared temporary directories (a planted script, a socket).
     await run(
       "find",
-      [...SHARED_TEMP.filter((d) => existsSync(d)), "-xdev", "-mindepth", "1", "-user", String(user.uid), "-delete"],
+      [
+        ...SHARED_TEMP.filter((d) => existsSync(d)),
+        "-xdev",
+        "-mindepth",
+        "1",
+        "-user",
+        String(user.uid),
+        "-delete",
+      ],
       "",
     ).catch(() => undefined);
   };

@@ -29,7 +29,6 @@ import { jobSecrets } from "../settings.js";
 import type { ModeContext } from "./context.js";
 import { sessionTimeoutMs } from "./run-steps.js";
 
-
 export const ANTHROPIC_API = "https://api.anthropic.com";
 /** Saved for the post step, which reaps and removes the room whatever happened to the main step. */
 export const ROOM_STATE = "aegis-room";
@@ -156,9 +155,14 @@ async function closeRunnerTo(room: Room): Promise<void> {
     env.HOME ?? "",
     env.GITHUB_WORKSPACE ?? "",
     env.RUNNER_TEMP ?? "",
-    ...["GITHUB_EVENT_PATH", "GITHUB_ENV", "GITHUB_OUTPUT", "GITHUB_STATE", "GITHUB_PATH", "GITHUB_STEP_SUMMARY"].map(
-      (name) => (env[name] ? path.dirname(env[name]) : ""),
-    ),
+    ...[
+      "GITHUB_EVENT_PATH",
+      "GITHUB_ENV",
+      "GITHUB_OUTPUT",
+      "GITHUB_STATE",
+      "GITHUB_PATH",
+      "GITHUB_STEP_SUMMARY",
+    ].map((name) => (env[name] ? path.dirname(env[name]) : "")),
     ...(await runnerRoots()),
   ];
   const closed = await room.closeOff(paths);

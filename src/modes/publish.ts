@@ -7,6 +7,7 @@
 import * as core from "@actions/core";
 import type { SessionResult } from "../adapters/claude.js";
 import * as git from "../adapters/git.js";
+import { publishVerified, VerifiedCommitError } from "../adapters/verified-commits.js";
 import type { Task } from "../core/ledger.js";
 import { classifyOutcome, type OutcomeResult } from "../core/outcome.js";
 import * as decide from "../core/run-decisions.js";
@@ -113,7 +114,8 @@ export async function publish(ctx: ModeContext, req: PublishRequest): Promise<Co
   if (plan.push !== "none") {
     violations = steps.checkBranch(state, secrets, settings);
     if (violations.length) core.warning(`Pre-push check failed: ${decide.describeViolations(violations)}`);
-    else if (plan.push === "pr" && req.baseTests) branchTests = await req.agentRoom.runTests("branch", imported.head);
+    else if (plan.push === "pr" && req.baseTests)
+      branchTests = await req.agentRoom.runTests("branch", imported.head);
     plan = decide.applyGates(plan, {
       violations,
       ...(req.baseTests ? { base: req.baseTests } : {}),
@@ -142,19 +144,41 @@ export async function publish(ctx: ModeContext, req: PublishRequest): Promise<Co
     // start; creating the branch, or continuing from its tip, is a plain push.
     const replaceSha = req.remoteSha && req.remoteSha !== req.startSha ? req.remoteSha : undefined;
     try {
-      await core.group(`Push ${req.branch}`, () =>
-        git.pushBranch(req.cwd, req.remote, {
-          sha: state.headSha,
-          branch: req.branch,
-          ...(replaceSha ? { replaceSha } : {}),
-        }),
-      );
-      branchSha = state.headSha;
+      if (config.run.verifiedCommits) {
+        const made = await core.group(`Publish ${req.branch} as verified commits`, () =>
+          publishVerified(gh, {
+            cwd: req.cwd,
+            branch: req.branch,
+            from: req.startSha,
+            head: state.headSha,
+            ...(req.remoteSha ? { remoteSha: req.remoteSha } : {}),
+          }),
+        );
+        core.info(
+          `Published ${made.commits} verified commit(s) (${made.blobs} file(s) sent) as ${req.branch}.`,
+        );
+        branchSha = made.head;
+      } else {
+        await core.group(`Push ${req.branch}`, () =>
+          git.pushBranch(req.cwd, req.remote, {
+            sha: state.headSha,
+            branch: req.branch,
+            ...(replaceSha ? { replaceSha } : {}),
+          }),
+        );
+        branchSha = state.headSha;
+      }
     } catch (error) {
-      plan = { push: "none", state: "failed", reason: `the push was refused: ${(error as Error).message}` };
+      const what =
+        error instanceof VerifiedCommitError ? "publishing verified commits failed" : "the push was refused";
+      plan = { push: "none", state: "failed", reason: `${what}: ${(error as Error).message}` };
+      if (error instanceof VerifiedCommitError)
+        await gh.createComment(task.issue, verifiedFailureComment(task.id, error.message));
     }
   }
-  const pr = plan.push === "pr" ? await openPull(ctx, req, task, { outcome, state, tests }) : undefined;
+  const published = { ...state, headSha: branchSha ?? state.headSha };
+  const pr =
+    plan.push === "pr" ? await openPull(ctx, req, task, { outcome, state: published, tests }) : undefined;
 
   const leftOut = req.sealed.leftOut.filter((p) => decide.isSecretLikePath(p));
   const record: decide.AttemptRecord = {
@@ -233,4 +257,16 @@ async function openPull(
       }),
     ),
   );
+}
+
+/** The issue's note when GitHub refused part of a verified publish: which file, and why. */
+function verifiedFailureComment(taskId: string, reason: string): string {
+  return [
+    "<!-- aegis:run-failure -->",
+    `Task \`${taskId}\`: the agent's commits could not be published as verified commits (\`run.verifiedCommits\`).`,
+    "",
+    `> ${reason.replace(/\n/g, " ")}`,
+    "",
+    "The task branch was left as it was. Remove and re-add the trigger label to try again, or turn `run.verifiedCommits` off to push the commits as they are.",
+  ].join("\n");
 }

@@ -74,6 +74,31 @@ export function checkBranch(
 }
 
 /**
+ * Who is asked to review the task's PR: the maintainer who approved it, else the person who
+ * added its trigger label when they may write to the repository; never a bot.
+ */
+export async function reviewerFor(ctx: ModeContext, task: Task): Promise<string | undefined> {
+  const isBot = (login: string) => /\[bot\]$/i.test(login);
+  const approver = task.approvedBy?.login;
+  if (approver && !isBot(approver)) return approver;
+  if (isBot(task.requestedBy)) return undefined;
+  const role = await ctx.gh.permissionOf(task.requestedBy).catch(() => "none");
+  return ["write", "maintain", "admin"].includes(role) ? task.requestedBy : undefined;
+}
+
+/** Asks for the review; a refusal (not a collaborator, the PR's own author) is a warning only. */
+async function requestReview(ctx: ModeContext, task: Task, pr: number): Promise<void> {
+  const who = await reviewerFor(ctx, task);
+  if (!who) return;
+  try {
+    await ctx.gh.requestReviewers(pr, [who]);
+    core.info(`Asked @${who} to review #${pr}.`);
+  } catch (error) {
+    core.warning(`Could not ask @${who} to review #${pr}: ${(error as Error).message}`);
+  }
+}
+
+/**
  * Opens the PR and labels it. An earlier open PR of this task (same branch: an earlier attempt's,
  * or one a crashed run opened without recording it) is closed first — GitHub allows one open PR
  * per head — and told which PR supersedes it.
@@ -96,7 +121,13 @@ export async function openPull(
     await gh.closePull(task.pr.number);
     superseded.push(task.pr.number);
   }
-  const input = { head: branches.head, base: branches.base, title: prTitle(title), body };
+  const input = {
+    head: branches.head,
+    base: branches.base,
+    title: prTitle(title),
+    body,
+    ...(settings.config.run.draft ? { draft: true } : {}),
+  };
   let pr;
   try {
     pr = await gh.createPull(input);
@@ -119,6 +150,7 @@ export async function openPull(
   }
   if (!pr) return undefined;
   await gh.addLabels(pr.number, [settings.config.triggerLabel, task.category]);
+  await requestReview(ctx, task, pr.number);
   for (const old of superseded) {
     try {
       await gh.createComment(

@@ -19,6 +19,8 @@ export interface PullRec {
   mergedBy: string | null;
   /** Head sha frozen when the head branch is deleted after a merge or close. */
   lastHeadSha: string | null;
+  /** Logins asked to review. */
+  reviewers?: string[];
 }
 
 export interface IssueRec {
@@ -76,6 +78,8 @@ export class Store {
   readonly comments = new Map<number, CommentRec>();
   readonly events: EventRec[] = [];
   readonly users = new Map<string, Permission>();
+  /** Commits made through the REST API without a signature of their own: GitHub signs them. */
+  readonly signedCommits = new Set<string>();
   private nextIssue = 1;
   private nextId = 1000;
 

@@ -25,13 +25,17 @@ function ident(i: CommitInfo["author"]): Record<string, string> {
   return { name: i.name, email: i.email, date: i.date };
 }
 
-const VERIFICATION = {
-  verified: false,
-  reason: "unsigned",
-  signature: null,
-  payload: null,
-  verified_at: null,
-};
+/** Pushed commits are unsigned; commits the API made without a signature of their own GitHub signs. */
+function verification(ctx: Ctx, sha: string): Record<string, unknown> {
+  const signed = ctx.store.signedCommits.has(sha);
+  return {
+    verified: signed,
+    reason: signed ? "valid" : "unsigned",
+    signature: signed ? "-----BEGIN PGP SIGNATURE-----\n(fake)\n-----END PGP SIGNATURE-----" : null,
+    payload: signed ? `tree ${sha}` : null,
+    verified_at: signed ? ctx.store.clock.now() : null,
+  };
+}
 
 export function gitCommitBody(ctx: Ctx, c: CommitInfo): Record<string, unknown> {
   const api = render.repoApi(ctx.site);
@@ -49,7 +53,7 @@ export function gitCommitBody(ctx: Ctx, c: CommitInfo): Record<string, unknown> 
       url: `${api}/git/commits/${p}`,
       html_url: `${render.repoHtml(ctx.site)}/commit/${p}`,
     })),
-    verification: VERIFICATION,
+    verification: verification(ctx, c.sha),
   };
 }
 
@@ -69,7 +73,7 @@ export function commitBody(ctx: Ctx, c: CommitInfo): Record<string, unknown> {
       message: c.message.replace(/\n$/, ""),
       comment_count: 0,
       tree: { sha: c.tree, url: `${api}/git/trees/${c.tree}` },
-      verification: VERIFICATION,
+      verification: verification(ctx, c.sha),
     },
     author: null,
     committer: null,
@@ -145,6 +149,11 @@ export const gitDataHandlers: Record<string, Handler> = {
         throw unprocessable("Reference does not exist");
       return { status: 204 };
     });
+  },
+  "repos/get-commit": async (ctx) => {
+    const sha = await ctx.repo.resolve(ctx.params.ref ?? "");
+    if (!sha) throw new HttpError(422, `No commit found for SHA: ${ctx.params.ref ?? ""}`);
+    return json(200, commitBody(ctx, await mustCommit(ctx, sha)));
   },
   "git/get-commit": async (ctx) =>
     json(200, gitCommitBody(ctx, await mustCommit(ctx, ctx.params.commit_sha ?? ""))),

@@ -72,14 +72,23 @@ async function createCommit(ctx: Ctx): Promise<Reply> {
     if (o.email) env[`GIT_${role}_EMAIL`] = o.email;
     if (o.date) env[`GIT_${role}_DATE`] = o.date;
   };
-  who(b.author, "AUTHOR");
-  who(b.committer ?? b.author, "COMMITTER");
+  // Without an author, GitHub writes the token's identity (the workflow token's is the bot) and
+  // commits as its web-flow committer.
+  who(
+    b.author ?? {
+      name: "github-actions[bot]",
+      email: "41898282+github-actions[bot]@users.noreply.github.com",
+    },
+    "AUTHOR",
+  );
+  who(b.committer ?? b.author ?? { name: "GitHub", email: "noreply@github.com" }, "COMMITTER");
   const sha = await ctx.repo.out(["commit-tree", tree, ...parents.flatMap((p) => ["-p", p])], {
     input: String(b.message ?? ""),
     env,
   });
   const info = await ctx.repo.commitInfo(sha);
   if (!info) throw notFound();
+  if (typeof b.signature !== "string") ctx.store.signedCommits.add(sha);
   return json(201, gitCommitBody(ctx, info), { location: `${render.repoApi(ctx.site)}/git/commits/${sha}` });
 }
 

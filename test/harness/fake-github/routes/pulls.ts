@@ -64,7 +64,7 @@ export async function renderPull(ctx: Ctx, p: Pull, full: boolean): Promise<Reco
     statuses_url: `${render.repoApi(site)}/statuses/${hSha}`,
     merged_at: p.pull.mergedAt,
     merge_commit_sha: p.pull.mergeCommitSha,
-    requested_reviewers: [],
+    requested_reviewers: (p.pull.reviewers ?? []).map((login) => render.user(site, login)),
     requested_teams: [],
     head: side(p.pull.head, hSha),
     base: side(p.pull.base, bSha),
@@ -236,7 +236,32 @@ async function merge(ctx: Ctx): Promise<Reply> {
   });
 }
 
+/** GitHub asks only collaborators, never the pull request's own author. */
+async function requestReviewers(ctx: Ctx): Promise<Reply> {
+  const p = getPull(ctx);
+  const b = bodyObj(ctx);
+  const logins = Array.isArray(b.reviewers) ? b.reviewers.map(String) : [];
+  for (const login of logins) {
+    if (login === p.user) throw new HttpError(422, "Review cannot be requested from pull request author.");
+    const role = ctx.store.users.get(login) ?? "none";
+    if (role === "none")
+      throw new HttpError(
+        422,
+        "Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the repository.",
+      );
+  }
+  p.pull.reviewers = [...new Set([...(p.pull.reviewers ?? []), ...logins])];
+  // This answer's schema (pull-request-simple) types a label's description as a string.
+  const body = await renderPull(ctx, p, false);
+  body.labels = ((body.labels ?? []) as Record<string, unknown>[]).map((l) => ({
+    ...l,
+    description: l.description ?? "",
+  }));
+  return json(201, body);
+}
+
 export const pullHandlers: Record<string, Handler> = {
+  "pulls/request-reviewers": requestReviewers,
   "pulls/create": create,
   "pulls/list": list,
   "pulls/get": async (ctx) => json(200, await renderPull(ctx, getPull(ctx), true)),
