@@ -36,6 +36,8 @@ describe("config defaults", () => {
         maxDiffBytes: 1_000_000,
         sandbox: "user",
         egress: [...DEFAULT_EGRESS],
+        verifiedCommits: false,
+        draft: false,
       });
       expect(config.budgets).toEqual({ perTaskUsd: 5, dailyUsd: 0, monthlyUsd: 0 });
       expect(config.review).toEqual({ maxFindings: 5, timeoutMinutes: 10 });

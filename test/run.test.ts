@@ -407,6 +407,45 @@ describe("run mode", () => {
     expect(home).toMatch(/^HOME=\/var\/lib\/aegis-room\/aegt-[0-9a-f]+\/home$/);
   });
 
+  it("a retried issue's brief carries how its earlier task ended and why (what the model was sent)", async () => {
+    const first = await runScenario({
+      script: [{ text: "I looked around.\nTASK_BLOCKED: the issue does not say which platform" }],
+    });
+    expectSuccess(first.run);
+    expect(first.task.state).toBe("blocked");
+    // The maintainer answers in the issue, then removes and re-adds the trigger label.
+    const f = first.fake;
+    const issue = f.issue(first.n)!;
+    const aegis = [...f.store.labels.values()].find((l) => l.name === "aegis")!;
+    issue.labels = issue.labels.filter((id) => id !== aegis.id);
+    const planned = expectSuccess(await planOnLabel(f, first.n, "aegis", "maya"));
+    runs.push(planned);
+    const retryId = (JSON.parse(planned.outputs.tasks ?? "[]") as string[])[0]!;
+    expect(retryId).not.toBe(first.taskId);
+    await model!.close();
+    model = await startFakeAnthropic([{ text: "Linux it is.\nTASK_BLOCKED: still unsure" }]);
+    const second = await runAction({
+      mode: "run",
+      entry: ENTRY,
+      inputs: {
+        task: retryId,
+        "claude-executable": claudeBin(),
+        "anthropic-base-url": model.url,
+        "anthropic-api-key": API_KEY,
+      },
+      event: workflowDispatchEvent(f),
+      fake: f,
+      env: { CLAUDE_CODE_MAX_RETRIES: "0" },
+      timeoutMs: 120_000,
+    });
+    runs.push(second);
+    expectSuccess(second);
+    const sent = JSON.stringify(model.requests[0]?.messages ?? []);
+    expect(sent).toContain("Earlier tasks for this issue");
+    expect(sent).toContain(`Task ${first.taskId} ended blocked`);
+    expect(sent).toContain("the issue does not say which platform");
+  });
+
   it("a test regression (pass on the base, fail on the branch) opens no PR and fails the task", async () => {
     const {
       n,

@@ -89,6 +89,7 @@ export const taskSchema = z.looseObject({
       at: isoTime,
       critical: z.int().min(0).optional(),
       findings: z.int().min(0).optional(),
+      notes: z.array(z.string()).optional(),
     })
     .optional(),
   history: z.array(transitionSchema).min(1),

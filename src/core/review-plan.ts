@@ -156,6 +156,11 @@ export interface ReviewRecord {
   inputTokens?: number;
   outputTokens?: number;
   error?: string;
+  /**
+   * The findings, one line each (severity, place, title; at most five): what a later task of the
+   * issue — or a fix round — is told the review found, without reading the PR again.
+   */
+  notes?: string[];
 }
 
 export type RecordOutcome =

@@ -1,7 +1,7 @@
 // Run mode's decisions, pure: whether a task may run, which model, what the session's end means
 // for the branch (open a PR, keep work in progress for a retry, push nothing) and for the task,
 // the circuit breaker, and the ledger write that closes the attempt (safe to re-apply).
-import type { PreviousAttempt } from "./brief.js";
+import type { EarlierTask, PreviousAttempt } from "./brief.js";
 import type { Attempt, Ledger, Task, TaskState } from "./ledger.js";
 import { findTask, round, transition } from "./lifecycle.js";
 import { isRetryable, type OutcomeResult } from "./outcome.js";
@@ -73,6 +73,30 @@ export function earlierAttempts(task: Task, current: number): PreviousAttempt[] 
   return task.attempts
     .filter((a) => a.number < current && a.outcome)
     .map((a) => ({ attempt: a.number, outcome: a.outcome!, ...(a.reason ? { reason: a.reason } : {}) }));
+}
+
+/**
+ * Earlier tasks of `task`'s issue still in the live ledger, oldest first, three at most: how each
+ * ended (its last transition's reason), its PR, and what the review found.
+ */
+export function earlierTasks(tasks: readonly Task[], task: Task): EarlierTask[] {
+  return tasks
+    .filter((t) => t.issue === task.issue && t.id !== task.id && t.createdAt <= task.createdAt)
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+    .slice(-3)
+    .map((t) => {
+      // A retry cancels the task it replaces ("continued as task …"): how it ended is the step before.
+      const ended = [...t.history].reverse().find((h) => !/continued as task /.test(h.reason ?? ""));
+      const reason = ended?.reason;
+      const notes = (t.review as { notes?: unknown } | undefined)?.notes;
+      return {
+        id: t.id,
+        state: ended?.to ?? t.state,
+        ...(reason ? { reason } : {}),
+        ...(t.pr ? { pr: t.pr.number } : {}),
+        ...(Array.isArray(notes) ? { reviewNotes: notes.filter((n): n is string => typeof n === "string") } : {}),
+      };
+    });
 }
 
 /**

@@ -317,6 +317,8 @@ export interface RoomWork {
   attemptNumber: number;
   issue: { title: string; body: string };
   namedFiles: NamedFile[];
+  /** The live ledger's tasks, for the memory of earlier tasks of the same issue. */
+  tasks: readonly Task[];
   model?: string;
   resumeSessionId?: string;
 }
@@ -343,6 +345,7 @@ export async function workInRoom(ctx: ModeContext, agentRoom: AgentRoom, w: Room
     ...(testCommand ? { testCommand } : {}),
     namedFiles: w.namedFiles,
     previousAttempts: decide.earlierAttempts(task, attemptNumber),
+    earlierTasks: decide.earlierTasks(w.tasks, task),
     maxBodyBytes: MAX_ISSUE_BYTES,
     protectedPaths: [...config.run.protectedPaths],
   });

@@ -13,7 +13,7 @@ import { runCodexReview, type CodexEvent, type CodexRunResult } from "../adapter
 import { preparePrCheckout } from "../adapters/pr-checkout.js";
 import { RoomError } from "../adapters/room.js";
 import { installNpmTool } from "../adapters/tool-install.js";
-import { REVIEW_MARKER } from "../core/findings.js";
+import { type Finding, REVIEW_MARKER } from "../core/findings.js";
 import { oneLine } from "../core/sanitize.js";
 import { renderReviewComment } from "../core/review-comment.js";
 import { findTask } from "../core/lifecycle.js";
@@ -161,6 +161,7 @@ export async function review(ctx: ModeContext): Promise<ReviewOutcome> {
     ...(run ? { durationMs: run.durationMs } : {}),
     ...(run?.usage ? { inputTokens: run.usage.inputTokens, outputTokens: run.usage.outputTokens } : {}),
     ...(assessment.error ? { error: assessment.error.slice(0, 500) } : {}),
+    ...(assessment.findings.length ? { notes: findingNotes(assessment.findings) } : {}),
   };
   const reason = transitionReason(assessment);
   const written = await store.update(
@@ -264,4 +265,14 @@ async function finish(ctx: ModeContext, f: Finish): Promise<ReviewOutcome> {
     .write();
   const { summary: _summary, ...outcome } = f;
   return outcome;
+}
+
+/** One line per finding for the ledger: severity, place and title, CRITICAL first, five at most. */
+export function findingNotes(findings: readonly Finding[]): string[] {
+  return [...findings]
+    .sort((a, b) => Number(b.severity === "critical") - Number(a.severity === "critical"))
+    .slice(0, 5)
+    .map((f) =>
+      oneLine(`${f.severity === "critical" ? "CRITICAL" : "NON-CRITICAL"}${f.file ? ` ${f.file}${f.line ? `:${f.line}` : ""}` : ""}: ${f.title}`, 300),
+    );
 }

@@ -75,20 +75,20 @@ export function checkBranch(
 
 /**
  * Who is asked to review the task's PR: the maintainer who approved it, else the person who
- * added its trigger label when they may write to the repository; never a bot.
+ * added its trigger label when they may write to the repository; never a bot. No API call: a
+ * task that needed no approval was requested by someone with write, maintain or admin
+ * permission (governance admits no one else unapproved).
  */
-export async function reviewerFor(ctx: ModeContext, task: Task): Promise<string | undefined> {
+export function reviewerFor(task: Task): string | undefined {
   const isBot = (login: string) => /\[bot\]$/i.test(login);
   const approver = task.approvedBy?.login;
   if (approver && !isBot(approver)) return approver;
-  if (isBot(task.requestedBy)) return undefined;
-  const role = await ctx.gh.permissionOf(task.requestedBy).catch(() => "none");
-  return ["write", "maintain", "admin"].includes(role) ? task.requestedBy : undefined;
+  return !task.needsApproval && !isBot(task.requestedBy) ? task.requestedBy : undefined;
 }
 
 /** Asks for the review; a refusal (not a collaborator, the PR's own author) is a warning only. */
 async function requestReview(ctx: ModeContext, task: Task, pr: number): Promise<void> {
-  const who = await reviewerFor(ctx, task);
+  const who = reviewerFor(task);
   if (!who) return;
   try {
     await ctx.gh.requestReviewers(pr, [who]);

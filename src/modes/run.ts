@@ -111,6 +111,7 @@ async function work(ctx: ModeContext, claim: Claimed): Promise<RunReport> {
       attemptNumber,
       issue: { title: issue.title, body },
       namedFiles,
+      tasks: claim.snapshot.ledger.tasks,
       ...(model ? { model } : {}),
       ...(resumeSessionId ? { resumeSessionId } : {}),
     });

@@ -87,8 +87,9 @@ export async function benchApi(): Promise<ApiResults> {
   const lifecycle = await lifecycleScenario();
   const approval = await approvalScenario();
   const claim = await claimScenario();
+  const verified = await verifiedRunScenario();
   return {
-    figures: [lifecycle.intake, ...approval, claim, ...lifecycle.rest],
+    figures: [lifecycle.intake, ...approval, claim, ...lifecycle.rest, ...verified],
     run: lifecycle.run,
   };
 }
@@ -255,6 +256,53 @@ async function lifecycleScenario() {
     };
   } finally {
     await Promise.allSettled([sb.close(), anthropic.close(), openai.close()]);
+  }
+}
+
+/**
+ * The run step with `run.verifiedCommits: true`, on the same one-commit, one-file session as the
+ * lifecycle's: the commits go through the Git Data API instead of a git push (which costs no REST
+ * call). Each agent commit costs a tree (one per 500 changed paths) and a commit, each changed
+ * file a blob, and the branch one ref write.
+ */
+async function verifiedRunScenario(): Promise<Figure[]> {
+  const anthropic = await startFakeAnthropic((ctx) => SESSION[ctx.step] ?? { text: "TASK_COMPLETE" });
+  const sb = await sandbox();
+  try {
+    const { fake } = sb;
+    await fake.commitFile(fake.defaultBranch, ".github/aegis.yml", "run:\n  verifiedCommits: true\n");
+    const n = openIssue(fake, { title: "Document the usage", labels: ["documentation"], by: "maya" });
+    addLabelAs(fake, n, CONFIG.triggerLabel, "maya");
+    const intake = must(
+      await step(sb, { mode: "plan", event: issueLabeledEvent(fake, n, CONFIG.triggerLabel, "maya") }),
+      "intake",
+    );
+    const taskId = claimed(intake)[0]!;
+    const ran = await step(sb, {
+      mode: "run",
+      inputs: {
+        "claude-executable": claudeBin(),
+        "anthropic-base-url": anthropic.url,
+        "anthropic-api-key": "sk-ant-bench",
+        task: taskId,
+      },
+      event: scheduleEvent(fake),
+      freshWorkspace: true,
+      timeoutMs: 150_000,
+    });
+    const verified = (
+      await fake.git(["log", "-1", "--format=%H", `auto/docs/${taskId}`]).catch(() => "")
+    ).trim();
+    const label = "run with run.verifiedCommits (1 commit, 1 file): session → verified commits → PR";
+    if (!ran.ok || !verified)
+      return [notAvailable(label, "api.run-verified", `the run did not publish (${failureOf(ran.run)})`)];
+    return [
+      calls(label, "api.run-verified", ran.calls, {
+        note: "beside api.run: + 1 blob per changed file, + 1 tree and 1 commit per agent commit, + 1 ref write",
+      }),
+    ];
+  } finally {
+    await Promise.allSettled([sb.close(), anthropic.close()]);
   }
 }
 
