@@ -596,6 +596,9 @@ function userRoomCleanup(privilege: Privilege, user: RoomUser, base: string): Pi
     else await sealEgress(run, user.uid).catch(() => undefined);
     await run("rm", ["-rf", "--one-file-system", base], "").catch(() => undefined);
     // Files the room's user left in shared temporary directories (a planted script, a socket).
+    // The room can only have written into folders it owns or that anyone may write to: the rest
+    // is not descended into, so a /tmp full of other jobs' files costs little.
+    const uid = String(user.uid);
     await run(
       "find",
       [
@@ -603,9 +606,9 @@ function userRoomCleanup(privilege: Privilege, user: RoomUser, base: string): Pi
         "-xdev",
         "-mindepth",
         "1",
-        "-user",
-        String(user.uid),
-        "-delete",
+        ...["(", "-type", "d", "!", "-user", uid, "!", "-perm", "-0002", "-prune", ")"],
+        // -delete would imply -depth, under which -prune does nothing: remove whole entries instead.
+        ...["-o", "-user", uid, "-prune", "-exec", "rm", "-rf", "--", "{}", "+"],
       ],
       "",
     ).catch(() => undefined);

@@ -94,7 +94,9 @@ export function earlierTasks(tasks: readonly Task[], task: Task): EarlierTask[] 
         state: ended?.to ?? t.state,
         ...(reason ? { reason } : {}),
         ...(t.pr ? { pr: t.pr.number } : {}),
-        ...(Array.isArray(notes) ? { reviewNotes: notes.filter((n): n is string => typeof n === "string") } : {}),
+        ...(Array.isArray(notes)
+          ? { reviewNotes: notes.filter((n): n is string => typeof n === "string") }
+          : {}),
       };
     });
 }

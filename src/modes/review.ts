@@ -273,6 +273,9 @@ export function findingNotes(findings: readonly Finding[]): string[] {
     .sort((a, b) => Number(b.severity === "critical") - Number(a.severity === "critical"))
     .slice(0, 5)
     .map((f) =>
-      oneLine(`${f.severity === "critical" ? "CRITICAL" : "NON-CRITICAL"}${f.file ? ` ${f.file}${f.line ? `:${f.line}` : ""}` : ""}: ${f.title}`, 300),
+      oneLine(
+        `${f.severity === "critical" ? "CRITICAL" : "NON-CRITICAL"}${f.file ? ` ${f.file}${f.line ? `:${f.line}` : ""}` : ""}: ${f.title}`,
+        300,
+      ),
     );
 }
