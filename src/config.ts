@@ -111,6 +111,12 @@ const budgets = z.strictObject({
 const review = z.strictObject({
   maxFindings: posInt().default(5).describe("Most findings listed in the review comment."),
   timeoutMinutes: posInt().default(10).describe("Wall-clock limit of the Codex review."),
+  autoFix: nonNegInt()
+    .default(0)
+    .describe("Fix rounds that start by themselves after a CRITICAL review (0 = only on `fixLabel`)."),
+  maxFixRounds: nonNegInt()
+    .default(3)
+    .describe("Most fix rounds of a task, by label or by themselves; the label is refused after that."),
 });
 
 const breaker = z.strictObject({
@@ -128,6 +134,9 @@ export const configSchema = z
     revertLabel: label()
       .default("aegis-revert")
       .describe("Label on a merged aegis PR that opens a revert PR."),
+    fixLabel: label()
+      .default("aegis-fix")
+      .describe("Label on an open aegis PR that sends it back to the agent with the review's findings."),
     labels: z
       .record(label(), labelRule, { error: "expected a map of label → { category, authority }" })
       .default({ ...DEFAULT_LABEL_MAP })

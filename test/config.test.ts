@@ -40,7 +40,7 @@ describe("config defaults", () => {
         draft: false,
       });
       expect(config.budgets).toEqual({ perTaskUsd: 5, dailyUsd: 0, monthlyUsd: 0 });
-      expect(config.review).toEqual({ maxFindings: 5, timeoutMinutes: 10 });
+      expect(config.review).toEqual({ maxFindings: 5, timeoutMinutes: 10, autoFix: 0, maxFixRounds: 3 });
       expect(config.breaker).toEqual({ threshold: 3 });
       expect(config.models).toEqual({});
     }

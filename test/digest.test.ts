@@ -298,6 +298,26 @@ describe("renderDigest", () => {
     expect(thisRun).not.toContain("#12");
   });
 
+  it("lists reviewed PRs with CRITICAL findings under 'Needs a fix', with the label that sends them back", () => {
+    const ledger = busyLedger();
+    ledger.tasks.push(
+      task(20, "reviewed", {
+        pr: { number: 88, url: "https://api.example/pulls/88" },
+        review: { verdict: "critical", at: before(1), critical: 2, findings: 3 },
+        fixRounds: 1,
+      }),
+    );
+    const md2 = render(ledger);
+    const queue = md2.slice(md2.indexOf("#### Needs a fix"));
+    expect(queue).toContain("#### Needs a fix (1)");
+    expect(queue).toContain("Add `aegis-fix` to a PR to send it back to the agent");
+    expect(row(queue, `[#20](${REPO}/issues/20) Issue number 20`).slice(1)).toEqual([
+      `[#88](${REPO}/pull/88)`,
+      "2",
+      "1 of 3",
+    ]);
+  });
+
   it("shows the queue by state with how to approve and why work is deferred", () => {
     const queue = md.slice(md.indexOf("### Queue"), md.indexOf("### Last 24 hours"));
     expect(queue).toContain("#### Awaiting approval (1)");

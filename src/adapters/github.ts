@@ -199,6 +199,21 @@ export class GitHub {
     return this.createComment(issueNumber, text);
   }
 
+  /** The comments on an issue or PR (newest 100), with their authors. */
+  async listComments(issueNumber: number): Promise<{ author: string; bot: boolean; body: string }[]> {
+    const { data } = await this.octokit.rest.issues.listComments({
+      owner: this.owner,
+      repo: this.repo,
+      issue_number: issueNumber,
+      per_page: 100,
+    });
+    return data.map((c) => ({
+      author: c.user?.login ?? "",
+      bot: c.user?.type === "Bot" || (c.user?.login ?? "").endsWith("[bot]"),
+      body: c.body ?? "",
+    }));
+  }
+
   async deleteComment(commentId: number): Promise<void> {
     if (this.skipWrite(`delete comment ${commentId}`)) return;
     try {

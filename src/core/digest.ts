@@ -262,6 +262,18 @@ function renderQueue(ledger: Ledger, config: Config, now: string, links: Links):
       (t) => [links.issue(t), `\`${t.id}\``, t.state, cell(t.history[t.history.length - 1]!.reason, 160)],
       `Fix the cause or clarify the issue, then remove and re-add \`${config.triggerLabel}\` to try again.`,
     ],
+    [
+      "Needs a fix",
+      inState("reviewed").filter((t) => t.review?.verdict === "critical"),
+      ["Issue", "PR", "Critical", "Fix rounds"],
+      (t) => [
+        links.issue(t),
+        t.pr ? links.pr(t.pr.number) : "—",
+        String(t.review?.critical ?? 0),
+        `${t.fixRounds ?? 0} of ${config.review.maxFixRounds}`,
+      ],
+      `The review found CRITICAL problems (\`needs-fix\`). Add \`${config.fixLabel}\` to a PR to send it back to the agent with the findings.`,
+    ],
   ];
   let any = false;
   for (const [heading, tasks, head, row, hint] of sections) {

@@ -41,6 +41,11 @@ export function labelDefinitions(config: Config): LabelDef[] {
     },
     { name: config.approvalLabel, color: "0e8a16", description: "aegis: a maintainer approved this task" },
     { name: config.revertLabel, color: "b60205", description: "aegis: revert this merged pull request" },
+    {
+      name: config.fixLabel,
+      color: "d93f0b",
+      description: "aegis: send this pull request back to the agent",
+    },
     ...TASK_STATES.map((state) => ({
       name: stateLabel(state),
       color: STATE_STYLE[state][0],

@@ -83,6 +83,9 @@ export const taskSchema = z.looseObject({
   predictedFiles: z.array(z.string()),
   deferredReason: z.string().optional(),
   statusCommentId: z.int().positive().optional(),
+  /** Fix rounds started (by label or by themselves); `fixRound` is the one queued or running. */
+  fixRounds: z.int().min(0).optional(),
+  fixRound: z.int().positive().optional(),
   review: z
     .looseObject({
       verdict: z.string(),

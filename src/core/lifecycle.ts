@@ -9,8 +9,9 @@ const NEXT: Readonly<Record<TaskState, readonly TaskState[]>> = {
   queued: ["running", "deferred", "awaiting-approval", "cancelled"],
   deferred: ["queued", "awaiting-approval", "cancelled"],
   running: ["pr-open", "queued", "failed", "blocked", "cancelled"],
-  "pr-open": ["reviewed", "done", "cancelled", "failed"],
-  reviewed: ["pr-open", "reviewed", "done", "cancelled"],
+  // pr-open/reviewed → queued: a fix round sends the task back to the agent on the same PR.
+  "pr-open": ["reviewed", "done", "cancelled", "failed", "queued"],
+  reviewed: ["pr-open", "reviewed", "done", "cancelled", "queued"],
   blocked: ["queued", "awaiting-approval", "cancelled"],
   failed: ["queued", "awaiting-approval", "cancelled"],
   done: [],

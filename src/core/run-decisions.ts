@@ -263,6 +263,8 @@ export interface AttemptRecord {
   checks?: string;
   /** Whether the agent had a room of its own (`user`) or shared the runner's user (`none`). */
   sandbox?: "user" | "none";
+  /** The fix round this attempt was. */
+  fixRound?: number;
 }
 
 /** The record of an attempt that ended before (or without) a session. */
@@ -314,6 +316,8 @@ export function closeAttempt(
     task.pr = { number: meta.pr.number, url: meta.pr.url, ...opened };
   }
   const from = task.state;
+  // A fix round is one attempt: whatever it ended as, it is no longer under way.
+  delete task.fixRound;
   transition(task, { to: plan.state, actor: "aegis", reason: plan.reason, now: meta.now, runId: meta.runId });
   if (meta.outcome) draft.breaker = nextBreaker(draft.breaker, meta.outcome, meta.breakerThreshold, meta.now);
   return { kind: "recorded", task, from };

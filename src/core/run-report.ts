@@ -40,6 +40,8 @@ export interface PrFacts {
   category: string;
   attempt: number;
   maxAttempts: number;
+  /** Set when this attempt is a fix round of an open PR. */
+  fixRound?: { number: number; max: number };
   outcome: string;
   summary: string;
   turns: number;
@@ -58,7 +60,10 @@ export function prTitle(issueTitle: string): string {
 
 export function prBody(f: PrFacts): string {
   const rows: [string, string][] = [
-    ["Task", `\`${f.taskId}\` (${f.category}), attempt ${f.attempt} of ${f.maxAttempts}`],
+    [
+      "Task",
+      `\`${f.taskId}\` (${f.category}), ${f.fixRound ? `fix round ${f.fixRound.number} of ${f.fixRound.max}` : `attempt ${f.attempt} of ${f.maxAttempts}`}`,
+    ],
     ["Outcome", f.outcome],
     ["Turns", String(f.turns)],
     ["Cost", money(f.costUsd)],

@@ -43,6 +43,11 @@ export function renderStatusComment(task: Task, config: Config): string {
   ];
   if (task.approvedBy) rows.push(["Approved by", `@${task.approvedBy.login}`]);
   if (task.attempts.length) rows.push(["Attempts", `${task.attempts.length} of ${config.run.maxAttempts}`]);
+  if (task.fixRounds)
+    rows.push([
+      "Fix rounds",
+      `${task.fixRound ? `fix round ${task.fixRound} of ${config.review.maxFixRounds}, under way` : `${task.fixRounds} of ${config.review.maxFixRounds}`}`,
+    ]);
   if (attempt?.outcome)
     rows.push([
       "Last outcome",

@@ -21,7 +21,7 @@ import { restoreSession, saveSession } from "../adapters/session-store.js";
 import { runTestCommand } from "../adapters/test-command.js";
 import { sanitizeAgentEnv } from "../core/agent-env.js";
 import { egressPolicy } from "../core/egress.js";
-import { buildBrief, maxTurnsFor, type NamedFile } from "../core/brief.js";
+import { buildBrief, type FixRoundBrief, maxTurnsFor, type NamedFile } from "../core/brief.js";
 import type { Task } from "../core/ledger.js";
 import * as decide from "../core/run-decisions.js";
 import type { TestRun } from "../core/run-decisions.js";
@@ -317,6 +317,8 @@ export interface RoomWork {
   attemptNumber: number;
   issue: { title: string; body: string };
   namedFiles: NamedFile[];
+  /** Set when this attempt is a fix round of the task's open PR. */
+  fixRound?: FixRoundBrief;
   /** The live ledger's tasks, for the memory of earlier tasks of the same issue. */
   tasks: readonly Task[];
   model?: string;
@@ -346,6 +348,7 @@ export async function workInRoom(ctx: ModeContext, agentRoom: AgentRoom, w: Room
     namedFiles: w.namedFiles,
     previousAttempts: decide.earlierAttempts(task, attemptNumber),
     earlierTasks: decide.earlierTasks(w.tasks, task),
+    ...(w.fixRound ? { fixRound: w.fixRound } : {}),
     maxBodyBytes: MAX_ISSUE_BYTES,
     protectedPaths: [...config.run.protectedPaths],
   });

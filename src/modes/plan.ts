@@ -21,9 +21,10 @@ import { DUPLICATE_LABEL, labelDefinitions } from "../core/labels.js";
 import type { Ledger, Task } from "../core/ledger.js";
 import { openTaskForIssue } from "../core/lifecycle.js";
 import { renderNotice, renderStatusComment } from "../core/status.js";
+import { type FixDecision, requestFixRound } from "../core/fix-rounds.js";
 import type { ModeContext } from "./context.js";
 import { mirrorChanges } from "./effects.js";
-import { applyPullStates, applySweep, gatherSweep, type SweepFindings } from "./sweep.js";
+import { applyPullStates, type FixRequest, applySweep, gatherSweep, type SweepFindings } from "./sweep.js";
 import { renderPlanSummary, type PlanLine } from "./plan-summary.js";
 import { handleReverts } from "./rollback.js";
 
@@ -42,6 +43,8 @@ interface EventWork {
   refusedApprovals: { issue: number; reason: string }[];
   /** A task's PR closed (the `pull_request: closed` event). */
   pulls: SweepFindings["prs"];
+  /** `fixLabel` added to a PR (the `pull_request: labeled` event, or found by the sweep). */
+  fixes: FixRequest[];
 }
 
 type Payload = {
@@ -55,7 +58,14 @@ type Payload = {
 export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
   const { settings, gh, store } = ctx;
   const { config } = settings;
-  const work: EventWork = { intents: [], approvals: [], lines: [], refusedApprovals: [], pulls: [] };
+  const work: EventWork = {
+    intents: [],
+    approvals: [],
+    lines: [],
+    refusedApprovals: [],
+    pulls: [],
+    fixes: [],
+  };
   let sweep: SweepFindings | undefined;
 
   // Rollback (aegis-revert) records its own revert in the ledger, so it runs before the read.
@@ -75,6 +85,7 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
   } else if (eventName === "schedule" || eventName === "workflow_dispatch") {
     sweep = await core.group("Sweep open issues", () => gatherSweep(ctx, snapshot.ledger));
     work.intents.push(...sweep.missed.map((m) => ({ ...m, via: "sweep" as const })));
+    work.fixes.push(...sweep.fixes);
   } else {
     core.info(`Event ${eventName} needs no intake; admitting and claiming only.`);
   }
@@ -86,6 +97,7 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
   const decide = (draft: Ledger, commentIds: ReadonlyMap<number, number>) => {
     const lines: PlanLine[] = [];
     const created: Task[] = [];
+    const fixes: { pr: number; decision: FixDecision }[] = [];
     const breaker = dispatcher ? resetBreaker(draft, dispatcher, config, ctx.now()) : undefined;
     if (sweep) lines.push(...applySweep(draft, sweep, ctx));
     lines.push(...applyPullStates(draft, work.pulls, ctx));
@@ -120,6 +132,27 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
           detail: "no task yet; honoured when the trigger label is added",
         });
     }
+    for (const { pr, sender } of work.fixes) {
+      const decision = requestFixRound(draft, pr, sender, {
+        config,
+        now: ctx.now(),
+        runId: settings.context.runId,
+      });
+      fixes.push({ pr, decision });
+      const issue = decision.task?.issue ?? pr;
+      if (decision.kind === "queued")
+        lines.push({
+          issue,
+          decision: "fix round",
+          detail: `task ${decision.task.id}: ${decision.task.history.at(-1)!.reason}`,
+        });
+      else
+        lines.push({
+          issue,
+          decision: decision.kind === "refused" ? "fix refused" : "fix noted",
+          detail: decision.reason,
+        });
+    }
     const queue = admitAndClaim(draft, {
       config,
       now: ctx.now(),
@@ -127,7 +160,7 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
       runAttempt: settings.context.runAttempt,
       issueClosed: (n) => issueClosed.get(n),
     });
-    return { lines, created, queue, breaker };
+    return { lines, created, queue, breaker, fixes };
   };
 
   // Dry-decide first, to create the status comment of each new task before the write records its id.
@@ -153,7 +186,7 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
     (draft) => decide(draft, commentIds),
     snapshot,
   );
-  const { lines, created, queue, breaker } = result.result;
+  const { lines, created, queue, breaker, fixes } = result.result;
   if (breaker) core.info(breaker.note);
 
   // A concurrent run may have created the task first: our comment is then an orphan.
@@ -179,6 +212,12 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
       await gh
         .createComment(refused.issue, renderNotice(refused.reason))
         .catch((e: unknown) => warn(refused.issue, e));
+    }
+    // The fix label is consumed (a round queued or not); a refusal says why on the PR.
+    for (const { pr, decision } of fixes) {
+      await gh.removeLabel(pr, config.fixLabel).catch((e: unknown) => warn(pr, e));
+      if (decision.kind === "refused")
+        await gh.createComment(pr, renderNotice(decision.notice)).catch((e: unknown) => warn(pr, e));
     }
     if (sweep) await sweep.repairDrift(result.ledger, mirrored);
     // A dependency that failed or was cancelled: one notice per task (governance remembers it).
@@ -249,6 +288,23 @@ async function gatherEvent(ctx: ModeContext, ledger: Ledger, work: EventWork): P
     const task = ledger.tasks.find((t) => t.pr?.number === number);
     if (task) work.pulls.push({ taskId: task.id, merged: merged === true, closed: true });
     else core.info(`Pull request #${number} belongs to no aegis task.`);
+    return;
+  }
+  if (
+    payload.action === "labeled" &&
+    payload.pull_request &&
+    payload.sender &&
+    payload.label?.name?.toLowerCase() === config.fixLabel.toLowerCase()
+  ) {
+    const { login, type } = payload.sender;
+    work.fixes.push({
+      pr: payload.pull_request.number,
+      sender: {
+        login,
+        permission: await gh.permissionOf(login),
+        isBot: type === "Bot" || login.endsWith("[bot]"),
+      },
+    });
     return;
   }
   if (payload.action !== "labeled" || !payload.issue || !payload.label?.name || !payload.sender) {

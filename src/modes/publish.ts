@@ -11,7 +11,8 @@ import { publishVerified, VerifiedCommitError } from "../adapters/verified-commi
 import type { Task } from "../core/ledger.js";
 import { classifyOutcome, type OutcomeResult } from "../core/outcome.js";
 import * as decide from "../core/run-decisions.js";
-import { agentSummary, describeEgress, failureComment, prBody } from "../core/run-report.js";
+import { planFixRound } from "../core/fix-rounds.js";
+import { agentSummary, describeEgress, failureComment, prBody, prTitle } from "../core/run-report.js";
 import type { Violation } from "../core/secret-scan.js";
 import type { AgentRoom, Sealed } from "./agent-room.js";
 import type { ModeContext } from "./context.js";
@@ -57,7 +58,8 @@ export async function prepareCheckout(
   if (!baseSha) throw new Error(`the default branch ${defaultBranch} was not found at ${remote.url}`);
   const remoteSha = heads.get(branch);
   await git.checkoutBase(cwd, remote, defaultBranch, baseSha);
-  const wanted = decide.continuationSha(req.task, req.attemptNumber);
+  // A fix round continues the PR's branch as it is now (a maintainer may have pushed to it too).
+  const wanted = req.task.fixRound ? remoteSha : decide.continuationSha(req.task, req.attemptNumber);
   const start = await git.createTaskBranch(cwd, remote, {
     branch,
     baseSha,
@@ -122,6 +124,12 @@ export async function publish(ctx: ModeContext, req: PublishRequest): Promise<Co
       ...(branchTests ? { branch: branchTests } : {}),
     });
   }
+  if (task.fixRound)
+    plan = planFixRound(plan, {
+      number: task.fixRound,
+      max: config.review.maxFixRounds,
+      newCommits: state.newCommits,
+    });
   const tests = decide.testsLabel(req.baseTests, branchTests);
   // A task that did not make it, where the network was refused, says so: the fix may be run.egress.
   const egress = await req.agentRoom.room.egressReport();
@@ -197,6 +205,7 @@ export async function publish(ctx: ModeContext, req: PublishRequest): Promise<Co
     ...(branchSha ? { branchSha } : {}),
     ...(violations?.length ? { checks: decide.describeViolations(violations).slice(0, 500) } : {}),
     sandbox: req.agentRoom.room.sandbox,
+    ...(task.fixRound ? { fixRound: task.fixRound } : {}),
   };
   const testFailed = branchTests !== undefined && !branchTests.passed;
   if (plan.state === "failed" && (violations?.length || testFailed || imported.refused)) {
@@ -232,29 +241,40 @@ async function openPull(
 ) {
   const { config } = ctx.settings;
   const leftOut = req.sealed.leftOut.filter((p) => decide.isSecretLikePath(p));
+  const fixRound = task.fixRound ? { number: task.fixRound, max: config.review.maxFixRounds } : undefined;
+  const body = prBody({
+    issue: task.issue,
+    taskId: task.id,
+    category: task.category,
+    attempt: req.claim.attemptNumber,
+    maxAttempts: config.run.maxAttempts,
+    outcome: decide.OUTCOME_LABEL[what.outcome.outcome],
+    summary: agentSummary(req.session.result?.result, req.secrets),
+    turns: req.session.result?.num_turns ?? 0,
+    costUsd: req.session.costUsd,
+    durationMs: req.session.durationMs,
+    ...(what.tests ? { tests: what.tests } : {}),
+    ...(req.model ? { model: req.model } : {}),
+    commits: what.state.commitsAhead,
+    files: what.state.netPaths.length,
+    leftOut,
+    ...(fixRound ? { fixRound } : {}),
+  });
+  // A fix round's commits went onto the PR's own branch: the same PR, its body brought up to date.
+  if (fixRound && task.pr && !task.pr.merged) {
+    const pr = task.pr;
+    return core.group(`Pull request #${pr.number}, fix round ${fixRound.number}`, async () => {
+      await ctx.gh.updatePull(pr.number, { title: prTitle(req.issueTitle), body });
+      return { number: pr.number, url: pr.url, base: req.defaultBranch };
+    });
+  }
   return core.group("Pull request", () =>
     steps.openPull(
       ctx,
       task,
       { head: req.branch, base: req.defaultBranch, headSha: what.state.headSha },
       req.issueTitle,
-      prBody({
-        issue: task.issue,
-        taskId: task.id,
-        category: task.category,
-        attempt: req.claim.attemptNumber,
-        maxAttempts: config.run.maxAttempts,
-        outcome: decide.OUTCOME_LABEL[what.outcome.outcome],
-        summary: agentSummary(req.session.result?.result, req.secrets),
-        turns: req.session.result?.num_turns ?? 0,
-        costUsd: req.session.costUsd,
-        durationMs: req.session.durationMs,
-        ...(what.tests ? { tests: what.tests } : {}),
-        ...(req.model ? { model: req.model } : {}),
-        commits: what.state.commitsAhead,
-        files: what.state.netPaths.length,
-        leftOut,
-      }),
+      body,
     ),
   );
 }

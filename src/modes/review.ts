@@ -14,6 +14,7 @@ import { preparePrCheckout } from "../adapters/pr-checkout.js";
 import { RoomError } from "../adapters/room.js";
 import { installNpmTool } from "../adapters/tool-install.js";
 import { type Finding, REVIEW_MARKER } from "../core/findings.js";
+import { autoFixRound } from "../core/fix-rounds.js";
 import { oneLine } from "../core/sanitize.js";
 import { renderReviewComment } from "../core/review-comment.js";
 import { findTask } from "../core/lifecycle.js";
@@ -164,11 +165,26 @@ export async function review(ctx: ModeContext): Promise<ReviewOutcome> {
     ...(assessment.findings.length ? { notes: findingNotes(assessment.findings) } : {}),
   };
   const reason = transitionReason(assessment);
+  let autoRound: number | undefined;
   const written = await store.update(
     `review ${taskId}: ${assessment.verdict}`,
-    (draft) => recordReview(draft, taskId, record, { reason, now: ctx.now(), runId: settings.context.runId }),
+    (draft) => {
+      const recorded = recordReview(draft, taskId, record, {
+        reason,
+        now: ctx.now(),
+        runId: settings.context.runId,
+      });
+      // review.autoFix: a CRITICAL review sends the PR back to the agent by itself, while rounds remain.
+      autoRound =
+        recorded.kind === "recorded" && assessment.verdict === "critical"
+          ? autoFixRound(recorded.task, settings.config, { now: ctx.now(), runId: settings.context.runId })
+          : undefined;
+      return recorded;
+    },
     snapshot,
   );
+  if (autoRound)
+    core.info(`Fix round ${autoRound} of ${settings.config.review.maxFixRounds} queued by itself.`);
   const outcome = written.result;
   let taskStatus: string = task.state;
   let note: string | undefined;

@@ -10,6 +10,7 @@ import { installNpmTool } from "../adapters/tool-install.js";
 import type { NamedFile } from "../core/brief.js";
 import type { Task } from "../core/ledger.js";
 import * as decide from "../core/run-decisions.js";
+import type { FixRoundBrief } from "../core/brief.js";
 import { prTitle } from "../core/run-report.js";
 import { scanDiff, type Violation } from "../core/secret-scan.js";
 import type { ModeContext } from "./context.js";
@@ -214,4 +215,34 @@ export async function lineCounts(cwd: string, paths: string[]): Promise<NamedFil
     }
   }
   return out;
+}
+
+/**
+ * A fix round's brief: the review's findings the ledger kept, and the PR's comments by people
+ * with write, maintain or admin permission (aegis's own marked comments and bots left out).
+ */
+export async function fixRoundBrief(
+  ctx: ModeContext,
+  task: Task,
+  round: number,
+  pr: number,
+): Promise<FixRoundBrief> {
+  const notes = (task.review as { notes?: unknown } | undefined)?.notes;
+  const comments: { author: string; body: string }[] = [];
+  try {
+    for (const c of await ctx.gh.listComments(pr)) {
+      if (c.bot || !c.author || /<!-- aegis:/.test(c.body)) continue;
+      const role = await ctx.gh.permissionOf(c.author);
+      if (["write", "maintain", "admin"].includes(role)) comments.push({ author: c.author, body: c.body });
+    }
+  } catch (error) {
+    core.warning(`Could not read the comments on #${pr}: ${(error as Error).message}`);
+  }
+  return {
+    round,
+    max: ctx.settings.config.review.maxFixRounds,
+    pr,
+    findings: Array.isArray(notes) ? notes.filter((n): n is string => typeof n === "string") : [],
+    comments: comments.slice(-10),
+  };
 }

@@ -112,6 +112,9 @@ async function work(ctx: ModeContext, claim: Claimed): Promise<RunReport> {
       issue: { title: issue.title, body },
       namedFiles,
       tasks: claim.snapshot.ledger.tasks,
+      ...(task.fixRound && task.pr
+        ? { fixRound: await steps.fixRoundBrief(ctx, task, task.fixRound, task.pr.number) }
+        : {}),
       ...(model ? { model } : {}),
       ...(resumeSessionId ? { resumeSessionId } : {}),
     });

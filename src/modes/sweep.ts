@@ -12,12 +12,19 @@ import type { PlanLine } from "./plan-summary.js";
 /** Minutes a `running` task may outlive its session timeout before the runner counts as lost. */
 export const RUNNER_GRACE_MINUTES = 15;
 
+export interface FixRequest {
+  pr: number;
+  sender: Sender;
+}
+
 export interface SweepFindings {
   missed: { issue: IssueView; sender: Sender; approvedBy?: { login: string; at: string } }[];
   /** Open tasks whose issue is closed, deleted, or no longer carries the trigger label. */
   ended: { taskId: string; why: string; merged: boolean }[];
   /** PR state of tasks with an open PR. */
   prs: { taskId: string; merged: boolean; closed: boolean }[];
+  /** Open aegis PRs carrying `fixLabel`, with who added it. */
+  fixes: FixRequest[];
   /** Fixes state labels that drifted; `skip` holds issues this run already mirrored. */
   repairDrift: (ledger: Ledger, skip: ReadonlySet<number>) => Promise<void>;
 }
@@ -51,6 +58,23 @@ export async function gatherSweep(ctx: ModeContext, ledger: Ledger): Promise<Swe
     const approval = actors.get(config.approvalLabel.toLowerCase());
     const approvedBy = approval && canApprove(await gh.permissionOf(approval.login)) ? approval : undefined;
     missed.push({ issue: issueViewOf(raw), sender, ...(approvedBy ? { approvedBy } : {}) });
+  }
+
+  // A fix label whose event was missed: the same listing shows it on the PR (no request unless present).
+  const fixes: FixRequest[] = [];
+  for (const raw of labelled.filter((i) => i.pull_request)) {
+    const names = (raw.labels ?? []).map((l) => (typeof l === "string" ? l : (l.name ?? "")).toLowerCase());
+    if (!names.includes(config.fixLabel.toLowerCase())) continue;
+    const actor = (await gh.labelActors(raw.number)).get(config.fixLabel.toLowerCase());
+    if (!actor) continue;
+    fixes.push({
+      pr: raw.number,
+      sender: {
+        login: actor.login,
+        permission: await gh.permissionOf(actor.login),
+        isBot: actor.login.endsWith("[bot]"),
+      },
+    });
   }
 
   const ended: SweepFindings["ended"] = [];
@@ -92,7 +116,7 @@ export async function gatherSweep(ctx: ModeContext, ledger: Ledger): Promise<Swe
       }
     }
   };
-  return { missed, ended, prs, repairDrift };
+  return { missed, ended, prs, fixes, repairDrift };
 }
 
 /** Applies the sweep's findings to the ledger draft. Pure apart from the clock. */

@@ -24,7 +24,7 @@ import {
 } from "./bench-env.js";
 import { claudeBin, startFakeAnthropic, type Turn } from "./fake-anthropic.js";
 import { codexBin, startFakeOpenAI, structuredReviewAnswer } from "./fake-openai.js";
-import { issueLabeledEvent, scheduleEvent } from "./runner.js";
+import { issueLabeledEvent, pullRequestLabeledEvent, scheduleEvent } from "./runner.js";
 import { addLabelAs, ledgerOf, mutateLedger, openIssue } from "./scenario.js";
 
 const SECTION = "1. GitHub API calls";
@@ -90,8 +90,9 @@ export async function benchApi(): Promise<ApiResults> {
   const approval = await approvalScenario();
   const claim = await claimScenario();
   const verified = await verifiedRunScenario();
+  const fix = await fixRoundScenario();
   return {
-    figures: [lifecycle.intake, ...approval, claim, ...lifecycle.rest, ...verified],
+    figures: [lifecycle.intake, ...approval, claim, ...lifecycle.rest, ...verified, ...fix],
     run: lifecycle.run,
   };
 }
@@ -306,6 +307,101 @@ async function verifiedRunScenario(): Promise<Figure[]> {
     return [
       calls(label, "api.run-verified", ran.calls, {
         note: "beside api.run: + 1 blob per changed file, + 1 tree and 1 commit per agent commit, + 1 ref write",
+      }),
+    ];
+  } finally {
+    await Promise.allSettled([sb.close(), anthropic.close()]);
+  }
+}
+
+/**
+ * A fix round: `aegis-fix` on a reviewed PR (its plan run: the label event, the claim) and the
+ * run that updates the same PR. The review that follows costs what any review costs (api.review).
+ */
+async function fixRoundScenario(): Promise<Figure[]> {
+  const anthropic = await startFakeAnthropic((ctx) => {
+    const fixing = JSON.stringify(ctx.request.messages).includes("## Fix round");
+    if (ctx.step === 0)
+      return {
+        toolUses: [
+          {
+            name: "Bash",
+            input: {
+              command: fixing
+                ? "printf 'Label an issue aegis; see the README.\\n' >> docs/usage.md && git commit -qam 'docs: point to the README'"
+                : "mkdir -p docs && printf '# Usage\\n' > docs/usage.md && git add docs && git commit -qm 'docs: usage'",
+            },
+          },
+        ],
+      };
+    return { text: "TASK_COMPLETE" };
+  });
+  const sb = await sandbox();
+  const label = "fix round: aegis-fix (plan: label, claim) + run updating the same PR";
+  try {
+    const { fake } = sb;
+    const models = {
+      "claude-executable": claudeBin(),
+      "anthropic-base-url": anthropic.url,
+      "anthropic-api-key": "sk-ant-bench",
+    };
+    const n = openIssue(fake, { title: "Document the usage", labels: ["documentation"], by: "maya" });
+    addLabelAs(fake, n, CONFIG.triggerLabel, "maya");
+    const intake = must(
+      await step(sb, { mode: "plan", event: issueLabeledEvent(fake, n, CONFIG.triggerLabel, "maya") }),
+      "intake",
+    );
+    const taskId = claimed(intake)[0]!;
+    const first = await step(sb, {
+      mode: "run",
+      inputs: { ...models, task: taskId },
+      event: scheduleEvent(fake),
+      freshWorkspace: true,
+      timeoutMs: 150_000,
+    });
+    const pr = Number(first.run.outputs["pr-number"] ?? "");
+    if (!first.ok || !(pr > 0))
+      return [notAvailable(label, "api.fix-round", `the first run opened no PR (${failureOf(first.run)})`)];
+    // As a CRITICAL review leaves it (the review's own calls are api.review).
+    await mutateLedger(fake, (ledger) => {
+      const task = findTask(ledger, taskId)!;
+      transition(task, {
+        to: "reviewed",
+        actor: "aegis review",
+        reason: "Codex review: critical",
+        now: new Date().toISOString(),
+      });
+      task.review = {
+        verdict: "critical",
+        at: new Date().toISOString(),
+        critical: 1,
+        findings: 1,
+        notes: ["CRITICAL docs/usage.md:1: say where to start"],
+      };
+    });
+    addLabelAs(fake, pr, CONFIG.fixLabel, "maya");
+    const queued = must(
+      await step(sb, {
+        mode: "plan",
+        event: await pullRequestLabeledEvent(fake, pr, CONFIG.fixLabel, "maya"),
+      }),
+      "fix label",
+    );
+    const fixed = await step(sb, {
+      mode: "run",
+      inputs: { ...models, task: taskId },
+      event: scheduleEvent(fake),
+      freshWorkspace: true,
+      timeoutMs: 150_000,
+    });
+    const round = findTask(await ledgerOf(fake), taskId)?.attempts.at(-1);
+    if (!fixed.ok || round?.fixRound !== 1 || fake.pulls().length !== 1)
+      return [
+        notAvailable(label, "api.fix-round", `the fix round did not update the PR (${failureOf(fixed.run)})`),
+      ];
+    return [
+      calls(label, "api.fix-round", addCounts(queued.calls, fixed.calls), {
+        note: "beside a first run: + the PR's comments read for the brief, the PR edited instead of opened",
       }),
     ];
   } finally {
