@@ -183,4 +183,21 @@ describe("fix rounds", () => {
     expect(fake!.labelsOf(pr)).not.toContain("aegis-fix");
     expect(fake!.comments(pr).some((c) => c.body.includes("review.maxFixRounds"))).toBe(true);
   });
+
+  it("the hourly sweep finds an aegis-fix whose event was missed", async () => {
+    verdict = "critical";
+    const { taskId } = await setup("run:\n  maxTurns: 4\n");
+    await step("run", taskId);
+    const pr = fake!.pulls()[0]!.number;
+    await step("review", taskId);
+    addLabelAs(fake!, pr, "aegis-fix", "maya");
+    const sweep = expectSuccess(await runAction({ mode: "plan", event: scheduleEvent(fake!), fake: fake! }));
+    runs.push(sweep);
+    expect(JSON.parse(sweep.outputs.tasks ?? "[]")).toEqual([taskId]);
+    const task = await taskOf(taskId);
+    expect(task.state).toBe("running");
+    expect(task.fixRound).toBe(1);
+    expect(task.history.some((h) => h.reason === "fix round 1 of 3 requested by @maya")).toBe(true);
+    expect(fake!.labelsOf(pr)).not.toContain("aegis-fix");
+  });
 });

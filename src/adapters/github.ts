@@ -147,15 +147,45 @@ export class GitHub {
     }
   }
 
+  /**
+   * Posts a comment, exactly once. A comment is not idempotent: GitHub may answer 5xx (or drop
+   * the connection) after it was created, and a blind retry posts it twice. So the first try is
+   * not retried by the client; after a failure that may have landed, the issue's newest comments
+   * are read back, and one with the very same body, made since the try began (less clock skew), is
+   * that comment. Only when none is found is the comment posted again (with retries).
+   */
   async createComment(issueNumber: number, body: string): Promise<number> {
     if (this.skipWrite(`comment on #${issueNumber}`)) return 0;
-    const { data } = await this.octokit.rest.issues.createComment({
+    const params = { owner: this.owner, repo: this.repo, issue_number: issueNumber, body };
+    const began = Date.now();
+    try {
+      const { data } = await this.octokit.rest.issues.createComment({ ...params, request: { retries: 0 } });
+      return data.id;
+    } catch (error) {
+      const status = statusOf(error);
+      // Refused outright (4xx, a rate limit answered before the write): nothing landed.
+      if (status >= 400 && status < 500) throw error;
+      const landed = await this.findOwnComment(issueNumber, body, began);
+      if (landed !== undefined) return landed;
+      const { data } = await this.octokit.rest.issues.createComment(params);
+      return data.id;
+    }
+  }
+
+  /** The newest comment on the issue with this body, created since `since` (ms) less clock skew. */
+  private async findOwnComment(
+    issueNumber: number,
+    body: string,
+    since: number,
+  ): Promise<number | undefined> {
+    const { data } = await this.octokit.rest.issues.listComments({
       owner: this.owner,
       repo: this.repo,
       issue_number: issueNumber,
-      body,
+      since: new Date(since - 60_000).toISOString(),
+      per_page: 100,
     });
-    return data.id;
+    return data.filter((c) => c.body === body).at(-1)?.id;
   }
 
   /**

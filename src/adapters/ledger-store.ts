@@ -119,8 +119,7 @@ export class LedgerStore {
       );
     }
     const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data);
-    const sha = createHash("sha1").update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
-    return { text: bytes.toString("utf8"), sha };
+    return { text: bytes.toString("utf8"), sha: blobSha(bytes) };
   }
 
   private async branchExists(): Promise<boolean> {
@@ -229,8 +228,12 @@ export class LedgerStore {
       return true;
     } catch (error) {
       // 409: the file moved on. 422 without a sha: someone created it since we looked.
-      if (statusOf(error) === 409 || statusOf(error) === 422) return false;
-      throw error;
+      if (statusOf(error) !== 409 && statusOf(error) !== 422) throw error;
+      // Or it moved on to exactly this text: GitHub answered 5xx to our write after it landed and
+      // the retry met our own commit. The text carries the write's timestamp, so no other writer
+      // makes the same bytes: read back, and a matching blob sha is our write, done once.
+      const now = await this.getFile(path);
+      return now?.sha === blobSha(Buffer.from(text, "utf8"));
     }
   }
 
@@ -285,8 +288,18 @@ export class LedgerStore {
       core.info(`Created the ledger branch ${this.branch}.`);
       return true;
     } catch (error) {
-      if (statusOf(error) === 422) return false; // created concurrently: re-read and re-apply
-      throw error;
+      if (statusOf(error) !== 422) throw error;
+      // 422 "already exists": created concurrently (re-read and re-apply) — or by this very
+      // request, answered 5xx after it landed and retried: the ref then points at our commit.
+      const { data } = await octokit.rest.git
+        .getRef({ owner, repo, ref: `heads/${this.branch}` })
+        .catch(() => ({ data: undefined }));
+      return data?.object.sha === commit.data.sha;
     }
   }
+}
+
+/** git's name for a blob of these bytes (what the contents API reports as a file's sha). */
+function blobSha(bytes: Buffer): string {
+  return createHash("sha1").update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
 }

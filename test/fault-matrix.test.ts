@@ -1,0 +1,127 @@
+// Exactly once under faults: every write endpoint aegis used in a fault-free intake → run → PR,
+// through the real bundle and the fake GitHub, is struck in turn by a 502 before it lands, a 502
+// after it lands, and a secondary rate limit with retry-after. The observable end state must be
+// what the fault-free run left: one open PR, one status comment, one `aegis:<state>` label, the
+// PR's labels, and the ledger's history without a doubled transition. The matrix is generated
+// from the endpoints the fault-free run recorded, so a new write is covered as soon as it exists.
+import { afterAll, describe, expect, it } from "vitest";
+import { claudeBin, type FakeAnthropic, startFakeAnthropic, type Turn } from "./harness/fake-anthropic.js";
+import type { FaultSpec } from "./harness/fake-github/faults.js";
+import { type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
+import { runAction, workflowDispatchEvent } from "./harness/runner.js";
+import { expectSuccess, ledgerOf, openIssue, planOnLabel } from "./harness/scenario.js";
+
+const API_KEY = "sk-ant-api03-faultMatrixKey0123456789";
+const SESSION: Turn[] = [
+  {
+    toolUses: [
+      {
+        name: "Bash",
+        input: {
+          command:
+            "printf 'Label an issue.\\n' > USAGE.md && git add USAGE.md && git commit -qm 'docs: usage'",
+        },
+      },
+    ],
+  },
+  { text: "Done.\nTASK_COMPLETE" },
+];
+
+// Started here, not in beforeAll: the baseline run below happens while the file is collected.
+const model: FakeAnthropic = await startFakeAnthropic(
+  (ctx) => SESSION[ctx.step] ?? { text: "TASK_COMPLETE" },
+);
+afterAll(async () => {
+  await model.close();
+});
+
+interface EndState {
+  openPulls: number;
+  statusComments: number;
+  otherComments: string[];
+  issueLabels: string[];
+  prLabels: string[];
+  states: string[];
+  transitions: string[];
+}
+
+/** Intake of an auto_safe issue (claimed at once), then its run to a PR; `fault` armed before. */
+async function lifecycle(
+  fault?: FaultSpec,
+): Promise<{ end: EndState; writes: { route: string; operationId: string }[] }> {
+  const fake: FakeGitHub = await startFakeGitHub({ users: { maya: "maintain" } });
+  try {
+    const n = openIssue(fake, {
+      title: "Document the usage",
+      body: "Write a USAGE.md that says how to start a task.",
+      labels: ["documentation"],
+      by: "maya",
+    });
+    if (fault) fake.inject(fault);
+    const planned = expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
+    const taskId = (JSON.parse(planned.outputs.tasks ?? "[]") as string[])[0]!;
+    await planned.cleanup();
+    const run = await runAction({
+      mode: "run",
+      inputs: {
+        task: taskId,
+        "claude-executable": claudeBin(),
+        "anthropic-base-url": model.url,
+        "anthropic-api-key": API_KEY,
+      },
+      event: workflowDispatchEvent(fake),
+      fake,
+      env: { CLAUDE_CODE_MAX_RETRIES: "0" },
+      timeoutMs: 120_000,
+    });
+    await run.cleanup();
+    expectSuccess(run);
+    const ledger = await ledgerOf(fake);
+    const pulls = fake.pulls();
+    const comments = fake.comments(n);
+    const end: EndState = {
+      openPulls: pulls.filter((p) => p.state === "open").length,
+      statusComments: comments.filter((c) => c.body.includes("<!-- aegis:status -->")).length,
+      otherComments: comments
+        .filter((c) => !c.body.includes("<!-- aegis:status -->"))
+        .map((c) => c.body.slice(0, 60)),
+      issueLabels: fake.labelsOf(n).sort(),
+      prLabels: pulls[0] ? fake.labelsOf(pulls[0].number).sort() : [],
+      states: ledger.tasks.map((t) => t.state),
+      transitions: ledger.tasks.flatMap((t) => t.history.map((h) => `${h.from ?? "∅"}→${h.to}`)),
+    };
+    const writes = fake.calls
+      .filter((c) => ["POST", "PUT", "PATCH", "DELETE"].includes(c.method) && !c.route.startsWith("GIT"))
+      .map((c) => ({ route: c.route, operationId: c.operationId }));
+    return { end, writes };
+  } finally {
+    await fake.close();
+  }
+}
+
+const baseline = await lifecycle();
+const endpoints = [...new Map(baseline.writes.map((w) => [w.operationId, w])).values()];
+
+const FAULTS: [string, (op: string) => FaultSpec][] = [
+  ["a 502 before it lands", (op) => ({ route: op, status: 502, when: "before" })],
+  ["a 502 after it landed", (op) => ({ route: op, status: 502, when: "after" })],
+  [
+    "a secondary rate limit with retry-after",
+    (op) => ({ route: op, status: 403, when: "before", headers: { "retry-after": "1" } }),
+  ],
+];
+
+describe("exactly once under faults", () => {
+  it("the fault-free run opened one PR with one status comment (the matrix's baseline)", () => {
+    expect(baseline.end.openPulls).toBe(1);
+    expect(baseline.end.statusComments).toBe(1);
+    expect(endpoints.length).toBeGreaterThanOrEqual(5);
+  });
+
+  describe.each(endpoints)("$route", ({ operationId }) => {
+    it.each(FAULTS)("%s leaves the same end state", async (_name, make) => {
+      const { end } = await lifecycle(make(operationId));
+      expect(end).toEqual(baseline.end);
+    });
+  });
+});
