@@ -1,6 +1,6 @@
 // Exactly once under faults: every write endpoint aegis used in a fault-free intake → run → PR,
 // through the real bundle and the fake GitHub, is struck in turn by a 502 before it lands, a 502
-// after it lands, and a secondary rate limit with retry-after. The observable end state must be
+// after it lands, a connection reset after it lands, and a secondary rate limit with retry-after. The observable end state must be
 // what the fault-free run left: one open PR, one status comment, one `aegis:<state>` label, the
 // PR's labels, and the ledger's history without a doubled transition. The matrix is generated
 // from the endpoints the fault-free run recorded, so a new write is covered as soon as it exists.
@@ -48,7 +48,7 @@ interface EndState {
 /** Intake of an auto_safe issue (claimed at once), then its run to a PR; `fault` armed before. */
 async function lifecycle(
   fault?: FaultSpec,
-): Promise<{ end: EndState; writes: { route: string; operationId: string }[] }> {
+): Promise<{ end: EndState; writes: { route: string; operationId: string }[]; hits: number }> {
   const fake: FakeGitHub = await startFakeGitHub({ users: { maya: "maintain" } });
   try {
     const n = openIssue(fake, {
@@ -57,7 +57,7 @@ async function lifecycle(
       labels: ["documentation"],
       by: "maya",
     });
-    if (fault) fake.inject(fault);
+    const armed = fault ? fake.inject(fault) : undefined;
     const planned = expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
     const taskId = (JSON.parse(planned.outputs.tasks ?? "[]") as string[])[0]!;
     await planned.cleanup();
@@ -93,7 +93,7 @@ async function lifecycle(
     const writes = fake.calls
       .filter((c) => ["POST", "PUT", "PATCH", "DELETE"].includes(c.method) && !c.route.startsWith("GIT"))
       .map((c) => ({ route: c.route, operationId: c.operationId }));
-    return { end, writes };
+    return { end, writes, hits: armed?.hits ?? 0 };
   } finally {
     await fake.close();
   }
@@ -105,6 +105,7 @@ const endpoints = [...new Map(baseline.writes.map((w) => [w.operationId, w])).va
 const FAULTS: [string, (op: string) => FaultSpec][] = [
   ["a 502 before it lands", (op) => ({ route: op, status: 502, when: "before" })],
   ["a 502 after it landed", (op) => ({ route: op, status: 502, when: "after" })],
+  ["a connection reset after it landed", (op) => ({ route: op, status: 0, when: "after" })],
   [
     "a secondary rate limit with retry-after",
     (op) => ({ route: op, status: 403, when: "before", headers: { "retry-after": "1" } }),
@@ -120,7 +121,9 @@ describe("exactly once under faults", () => {
 
   describe.each(endpoints)("$route", ({ operationId }) => {
     it.each(FAULTS)("%s leaves the same end state", async (_name, make) => {
-      const { end } = await lifecycle(make(operationId));
+      const { end, hits } = await lifecycle(make(operationId));
+      // The fault did strike (the write is on the path), and left no trace in what users see.
+      expect(hits).toBe(1);
       expect(end).toEqual(baseline.end);
     });
   });

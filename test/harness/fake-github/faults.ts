@@ -12,6 +12,7 @@ export interface FaultSpec {
   route?: string | RegExp;
   /** Tested against the request's concrete path (`/repos/o/r/contents/state.json`), when given. */
   path?: RegExp;
+  /** The HTTP status to answer with; 0 drops the connection without an answer (a reset). */
   status: number;
   /** How many matching requests to hit; default 1. `Infinity` for all. */
   times?: number;

@@ -216,6 +216,21 @@ export function startServer(deps: ServerDeps): Promise<{ server: Server; port: n
       return;
     }
     const { reply, route, operationId, fault } = await api(req, url, method);
+    if (reply.status === 0) {
+      // A "reset" fault: the connection drops with no answer (before or after the write).
+      res.socket?.destroy();
+      calls.push({
+        method,
+        route,
+        operationId,
+        path: url.pathname + url.search,
+        status: 0,
+        time,
+        durationMs: Date.now() - time,
+        ...(fault ? { fault } : {}),
+      });
+      return;
+    }
     const headers: Record<string, string> = {
       "x-github-request-id": `FAKE:${calls.length}`,
       "x-ratelimit-limit": "5000",
