@@ -6,7 +6,7 @@
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -78,6 +78,39 @@ describe.skipIf(!asRoot)("cleaning up the agent's room", () => {
     await room.dispose();
     expect(existsSync(planted)).toBe(false);
     expect(existsSync(room.base)).toBe(false);
+  });
+
+  it("leaves everything closed and sealed while a room process survives, and fails saying so", async () => {
+    const runnerTemp = await mkdtemp(path.join(os.tmpdir(), "aegis-cleanup-"));
+    cleanups.push(() => rm(runnerTemp, { recursive: true, force: true }));
+    const folder = await mkdtemp(path.join("/var/tmp", "aegis-closed-"));
+    await chmod(folder, 0o755);
+    cleanups.push(() => rm(folder, { recursive: true, force: true }));
+    const name = `aegt-s${randomBytes(4).toString("hex")}`;
+    cleanups.push(() => exec("userdel", [name]));
+    const room = await openRoom({ sandbox: "user", runnerTemp, userName: name });
+    cleanups.push(async () => {
+      await room.reap();
+      await room.dispose();
+    });
+    expect(await room.closeOff([folder])).toEqual([folder]);
+    const cmd = room.launch("/bin/bash", ["-c", "exec sleep 300"], { PATH: "/usr/bin:/bin" });
+    spawn(cmd.file, cmd.args, { env: cmd.env, detached: true, stdio: "ignore", cwd: "/" }).unref();
+    await waitFor(async () => (await processesOf(room.user!.uid)).length > 0);
+
+    // Dispose with a survivor (as when reaping gave up): it must not hand anything back.
+    await expect(room.dispose()).rejects.toThrow(/outlived every attempt to stop them/);
+    expect(existsSync(room.base)).toBe(true);
+    expect((await stat(folder)).mode & 0o007).toBe(0);
+    const rules = await exec("iptables", ["-w", "-S", `AEGIS-EGRESS-${room.user!.uid}`]).then(
+      (r) => r.stdout,
+    );
+    expect(rules).toMatch(/-j REJECT/);
+
+    await room.reap();
+    await room.dispose();
+    expect(existsSync(room.base)).toBe(false);
+    expect((await stat(folder)).mode & 0o777).toBe(0o755);
   });
 
   it("the post step, given a forged room state, touches neither the directory nor the user it names", async () => {

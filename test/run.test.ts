@@ -184,6 +184,28 @@ describe("run mode", () => {
     expect(apiCalls(f).length).toBeLessThanOrEqual(10);
   });
 
+  it("workflow commands in what the agent runs reach the log defused, in both forms", async () => {
+    const { run } = await runScenario({
+      script: [
+        bash(`echo '##[save-state name=aegis-room;]{"sandbox":"none"}'`),
+        bash("true # ::set-output name=pr-number::1"),
+        commitFile("docs/a.md", "A.", "Add a"),
+        { text: "Done.\nTASK_COMPLETE" },
+      ],
+      env: {},
+    });
+    expectSuccess(run);
+    const lines = `${run.stdout}\n${run.stderr}`.split(/\r\n|\r|\n/);
+    // The runner would obey any of these; the guard let only aegis's own through.
+    const foreign = lines.filter(
+      (l) =>
+        l.includes("##[") ||
+        /^[\s\u0085]*::(?!(group|endgroup|debug|notice|warning|error|add-mask)[\s:])/i.test(l),
+    );
+    expect(foreign).toEqual([]);
+    expect(run.stdout).toContain("#\u00b7#[save-state name=aegis-room;]");
+  });
+
   it("TASK_BLOCKED puts the task in blocked with the reason on the issue; a second run does nothing", async () => {
     const {
       n,

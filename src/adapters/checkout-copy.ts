@@ -3,26 +3,30 @@
  * the repository — and nothing of the job's credentials. A checkout can hold them in more places
  * than `.git/config`:
  *
- * - every git config in the repository: `.git/config`, each submodule's `.git/modules/…/config`
- *   (actions/checkout persists its auth header there too with `submodules: true`), worktree
- *   configs. Each is rewritten from a short allow-list of keys; remotes, includes, credential
- *   helpers and extra headers never come along;
+ * - every git directory in the copy — the checkout's own, each submodule's `.git/modules/…`, and
+ *   any repository checked out inside the workspace by another step (`tools/.git`, with its own
+ *   token): each config is rewritten from a short allow-list of keys (remotes, includes,
+ *   credential helpers and extra headers never come along), and any other file of a git
+ *   directory that holds a credential's shape (a reflog line recording `https://user:token@…`,
+ *   a `FETCH_HEAD`) is left out;
+ * - git links (`.git` files, `commondir`) that lead out of the copy: removed, so git in the room
+ *   never reads a repository outside it;
  * - files other steps wrote into the workspace: google-github-actions/auth's `gha-creds-*.json`,
- *   or any file holding one of this job's own credentials (the token, the model keys, the
- *   runtime tokens) in a form the pre-push check knows — such a file is left out of the copy,
- *   and the log says so.
+ *   a `.git-credentials` or `.netrc`, or any file holding one of this job's own credentials (the
+ *   token, the model keys, the runtime tokens) in a form the pre-push check knows — such a file
+ *   is left out of the copy, and the log says so.
  */
 import { execFile } from "node:child_process";
-import { chmod, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdtemp, readdir, readFile, realpath, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import { secretForms } from "../core/secret-scan.js";
+import { secretForms, TOKEN_PATTERNS, tokenIn } from "../core/secret-scan.js";
 import * as git from "./git.js";
 
 const execFileAsync = promisify(execFile);
 
 /** Files credential-writing actions put into the workspace, by name. */
-const CREDENTIAL_FILE_NAMES = [/^gha-creds-[\w-]*\.json$/];
+const CREDENTIAL_FILE_NAMES = [/^gha-creds-[\w-]*\.json$/, /^\.git-credentials$/, /^_?\.?netrc$/];
 
 export interface LeftOut {
   path: string;
@@ -40,38 +44,116 @@ export async function copyCheckout(
   // cp -a gave the copy the workspace's own mode (which may be closed to others by now): the
   // action, as a user other than the room's, must still enter it to start the room's processes.
   await chmod(work, 0o755);
-  for (const config of await gitConfigs(path.join(work, ".git")))
-    await rewriteGitConfig(config, config === path.join(work, ".git", "config"));
+  const found = await survey(work);
   const leftOut: LeftOut[] = [];
-  for (const file of await filesNamed(work, CREDENTIAL_FILE_NAMES))
+  for (const dir of found.gitDirs) leftOut.push(...(await scrubGitDir(work, dir)));
+  for (const link of found.gitLinks) {
+    if (await leadsInside(work, await gitLinkTarget(path.join(work, link)))) continue;
+    // The checkout's own repository elsewhere (a worktree, say): the room would read it there.
+    if (link === ".git")
+      throw new Error(
+        "the checkout's .git is a link to a repository outside the workspace; the agent's room " +
+          "needs a checkout of its own (actions/checkout makes one)",
+      );
+    leftOut.push({ path: link, why: "a git link that leads out of the checkout" });
+  }
+  for (const file of found.credentialFiles)
     leftOut.push({ path: file, why: "a credential file another step wrote" });
   for (const file of await filesHolding(work, opts.secrets, opts.scratch))
     if (!leftOut.some((l) => l.path === file))
       leftOut.push({ path: file, why: "it holds a credential of this job" });
-  for (const l of leftOut) await rm(path.join(work, l.path), { force: true });
+  for (const l of leftOut) await rm(path.join(work, l.path), { recursive: true, force: true });
   return { leftOut };
 }
 
-/** Every git config file under `gitDir` (objects skipped: nothing there is a config). */
-async function gitConfigs(gitDir: string): Promise<string[]> {
-  const found: string[] = [];
+/**
+ * One walk of the copy (symbolic links not followed): its git directories — a `.git` directory
+ * anywhere, a nested checkout's too — its git links (`.git` files), and files named as credential
+ * files. A git directory is not walked here but by `scrubGitDir`.
+ */
+async function survey(
+  root: string,
+): Promise<{ gitDirs: string[]; gitLinks: string[]; credentialFiles: string[] }> {
+  const out = { gitDirs: [] as string[], gitLinks: [] as string[], credentialFiles: [] as string[] };
   const walk = async (dir: string): Promise<void> => {
     const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const e of entries) {
       const full = path.join(dir, e.name);
-      if (e.isDirectory() && e.name !== "objects") await walk(full);
-      else if (e.isFile() && (e.name === "config" || e.name === "config.worktree")) found.push(full);
+      const rel = path.relative(root, full);
+      if (e.name === ".git") {
+        if (e.isDirectory()) out.gitDirs.push(rel);
+        // A file is a link to a git directory; so, for git, is a symbolic link named .git.
+        else out.gitLinks.push(rel);
+      } else if (e.isDirectory()) await walk(full);
+      else if (e.isFile() && CREDENTIAL_FILE_NAMES.some((n) => n.test(e.name))) out.credentialFiles.push(rel);
     }
   };
-  await walk(gitDir);
-  return found;
+  await walk(root);
+  return out;
+}
+
+/** Where a git link points: a `.git` file's `gitdir:` line, a symbolic link's target. */
+async function gitLinkTarget(full: string): Promise<string | undefined> {
+  const info = await lstat(full).catch(() => undefined);
+  if (!info) return undefined;
+  if (info.isSymbolicLink()) return realpath(full).catch(() => undefined);
+  const text = await readFile(full, "utf8").catch(() => "");
+  const target = /^gitdir:\s*(.+?)\s*$/m.exec(text)?.[1];
+  return target ? path.resolve(path.dirname(full), target) : undefined;
+}
+
+/** Whether `target` (absolute; symbolic links resolved) lies inside `root`. */
+async function leadsInside(root: string, target: string | undefined): Promise<boolean> {
+  if (!target) return false;
+  const real = await realpath(target).catch(() => path.resolve(target));
+  const top = await realpath(root);
+  return real === top || real.startsWith(`${top}/`);
+}
+
+/** Files of a git directory never read for credentials: git's own binary stores. */
+const GIT_STORES = new Set(["objects", "lfs", "index"]);
+
+/**
+ * Rewrites every config of the git directory `rel` (relative to `root`) and returns the other
+ * files of it to leave out: any holding a credential's shape or an extra header, and links
+ * (`commondir`) that lead out of the copy.
+ */
+async function scrubGitDir(root: string, rel: string): Promise<LeftOut[]> {
+  const leftOut: LeftOut[] = [];
+  const top = path.join(root, rel);
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const full = path.join(dir, e.name);
+      const relative = path.relative(root, full);
+      if (GIT_STORES.has(e.name)) continue;
+      if (e.isDirectory()) await walk(full, depth + 1);
+      else if (!e.isFile()) continue;
+      else if (e.name === "config" || e.name === "config.worktree")
+        // The repository's own config sits at the top; a submodule's or a worktree's below.
+        await rewriteGitConfig(full, depth === 0, root);
+      else if (e.name === "commondir") {
+        const target = path.resolve(dir, (await readFile(full, "utf8").catch(() => "")).trim());
+        if (!(await leadsInside(root, target)))
+          leftOut.push({ path: relative, why: "a git link that leads out of the checkout" });
+      } else if (await holdsCredentialShape(full))
+        leftOut.push({ path: relative, why: "git metadata holding a credential" });
+    }
+  };
+  await walk(top, 0);
+  return leftOut;
+}
+
+async function holdsCredentialShape(file: string): Promise<boolean> {
+  const text = await readFile(file, "latin1").catch(() => "");
+  return /extraheader|authorization:/i.test(text) || TOKEN_PATTERNS.some((t) => tokenIn(text, t));
 }
 
 /**
  * Rewrites a git config with only what the repository needs to be read: its format version and
  * extensions, and (for a submodule's) a relative `core.worktree`; then aegis's identity.
  */
-async function rewriteGitConfig(file: string, main: boolean): Promise<void> {
+async function rewriteGitConfig(file: string, main: boolean, root: string): Promise<void> {
   const keep = await execFileAsync(
     "git",
     [
@@ -96,10 +178,11 @@ async function rewriteGitConfig(file: string, main: boolean): Promise<void> {
     const lower = key.toLowerCase();
     if (lower === "core.repositoryformatversion") core.push(`\trepositoryformatversion = ${value}`);
     else if (lower === "core.bare" && !main && /^(true|false)$/.test(value)) bare = value;
-    // A submodule's work tree, relative to its git dir; never an absolute path out of the copy.
-    else if (lower === "core.worktree" && !main && !path.isAbsolute(value))
-      core.push(`\tworktree = ${value}`);
-    else if (lower.startsWith("extensions."))
+    // A submodule's work tree, relative to its git dir; never a path out of the copy.
+    else if (lower === "core.worktree" && !main && !path.isAbsolute(value)) {
+      const tree = path.resolve(path.dirname(file), value);
+      if (tree === root || tree.startsWith(`${root}/`)) core.push(`\tworktree = ${value}`);
+    } else if (lower.startsWith("extensions."))
       extensions.push(`\t${key.slice("extensions.".length)} = ${value}`);
   }
   if (bare) core.push(`\tbare = ${bare}`);
@@ -107,21 +190,6 @@ async function rewriteGitConfig(file: string, main: boolean): Promise<void> {
   if (extensions.length) lines.push("[extensions]", ...extensions);
   lines.push("[user]", `\tname = ${git.GIT_NAME}`, `\temail = ${git.GIT_EMAIL}`);
   await writeFile(file, `${lines.join("\n")}\n`, { mode: 0o644 });
-}
-
-/** Regular files whose name matches, relative to `root` (symbolic links are not followed). */
-async function filesNamed(root: string, names: RegExp[]): Promise<string[]> {
-  const found: string[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-    for (const e of entries) {
-      const full = path.join(dir, e.name);
-      if (e.isDirectory() && full !== path.join(root, ".git")) await walk(full);
-      else if (e.isFile() && names.some((n) => n.test(e.name))) found.push(path.relative(root, full));
-    }
-  };
-  await walk(root);
-  return found;
 }
 
 /**

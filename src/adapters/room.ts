@@ -359,11 +359,12 @@ async function buildSandboxed(
   const closed: { path: string; mode: number }[] = [];
   const reap = cleanup.reap;
   const dispose = async (): Promise<void> => {
+    // Throws, leaving the runner's folders closed, while a process of the room survives.
+    await cleanup.dispose();
     for (const c of closed.splice(0).reverse())
       await privileged(privilege, "chmod", [(c.mode & 0o7777).toString(8), "--", c.path], "").catch(
         () => undefined,
       );
-    await cleanup.dispose();
   };
   // A room left by an earlier job (or a crash) goes first: its processes, then its files.
   await reap();
@@ -564,8 +565,10 @@ const SHARED_TEMP = ["/tmp", "/var/tmp", "/dev/shm"];
  * between the listing and the kill; the listing is re-read each round and the window is
  * microseconds against a pid space of millions.)
  *
- * `dispose` lifts the egress rules only when no process of the user is left; otherwise the
- * user's chain is sealed to refuse everything, so a survivor never gains the network.
+ * `dispose` acts only when no process of the user is left. While one survives, the user's chain
+ * is sealed to refuse everything (a survivor never gains the network) and nothing else is done:
+ * root removing files a live process can still swap for links, or reopening the runner's folders
+ * to it, is what the survivor would want. The step fails, saying so.
  */
 function userRoomCleanup(privilege: Privilege, user: RoomUser, base: string): Pick<Room, "reap" | "dispose"> {
   const launch = roomLauncher(privilege, user);
@@ -592,8 +595,16 @@ function userRoomCleanup(privilege: Privilege, user: RoomUser, base: string): Pi
     return first.length;
   };
   const dispose = async (): Promise<void> => {
-    if ((await processesOf(user.uid)).length === 0) await removeEgress(run, user.uid).catch(() => undefined);
-    else await sealEgress(run, user.uid).catch(() => undefined);
+    const survivors = await processesOf(user.uid);
+    if (survivors.length) {
+      await sealEgress(run, user.uid).catch(() => undefined);
+      throw new RoomError(
+        `${survivors.length} process(es) of the room's user ${user.name} (pid ${survivors.join(", ")}) ` +
+          "outlived every attempt to stop them: the user's network stays sealed, and its files and the " +
+          "folders closed to it are left as they are. Stop those processes, then run the job again.",
+      );
+    }
+    await removeEgress(run, user.uid).catch(() => undefined);
     await run("rm", ["-rf", "--one-file-system", base], "").catch(() => undefined);
     // Files the room's user left in shared temporary directories (a planted script, a socket).
     // The room can only have written into folders it owns or that anyone may write to: the rest
@@ -608,7 +619,8 @@ function userRoomCleanup(privilege: Privilege, user: RoomUser, base: string): Pi
         "1",
         ...["(", "-type", "d", "!", "-user", uid, "!", "-perm", "-0002", "-prune", ")"],
         // -delete would imply -depth, under which -prune does nothing: remove whole entries instead.
-        ...["-o", "-user", uid, "-prune", "-exec", "rm", "-rf", "--", "{}", "+"],
+        // -execdir: rm is handed a name in the folder find stands in, never a path to walk again.
+        ...["-o", "-user", uid, "-prune", "-execdir", "rm", "-rf", "--", "{}", "+"],
       ],
       "",
     ).catch(() => undefined);

@@ -1,0 +1,134 @@
+// The room's copy of a checkout, given credentials where other steps leave them that aegis does
+// not know as its own secrets: a repository another step checked out inside the workspace with
+// its own token (in its config, its remote URL and its reflog), a submodule's persisted header,
+// a git link to a repository outside the workspace, a .git-credentials file. None of it may reach
+// the copy, and the copy must still be a working repository.
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterEach, describe, expect, it } from "vitest";
+import { copyCheckout } from "../src/adapters/checkout-copy.js";
+
+const exec = promisify(execFile);
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+const PAT = `ghp_${"N3st3dT0ken".repeat(4)}`;
+const OTHER = `github_pat_${"11ABCDEFG0".repeat(5)}`;
+const git = (cwd: string, ...args: string[]) =>
+  exec("git", ["-C", cwd, ...args], {
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: "t",
+      GIT_AUTHOR_EMAIL: "t@x",
+      GIT_COMMITTER_NAME: "t",
+      GIT_COMMITTER_EMAIL: "t@x",
+    },
+  });
+
+async function repo(dir: string, file: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await git(dir, "init", "-q", "-b", "main");
+  await writeFile(path.join(dir, file), "content\n");
+  await git(dir, "add", ".");
+  await git(dir, "commit", "-q", "-m", "first");
+}
+
+/** Every file under `dir` (symbolic links not followed) whose bytes hold `needle`. */
+async function holding(dir: string, needle: string): Promise<string[]> {
+  const r = await exec("grep", ["-rlF", "--", needle, dir]).catch((e: { stdout?: string }) => ({
+    stdout: e.stdout ?? "",
+  }));
+  return r.stdout.split("\n").filter(Boolean);
+}
+
+describe("the checkout's copy for the room", () => {
+  it("carries no credential from nested checkouts, git links or credential files, and still works", async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), "aegis-copy-"));
+    cleanups.push(() => rm(root, { recursive: true, force: true }));
+    const ws = path.join(root, "ws");
+    await repo(ws, "README.md");
+    const header = `AUTHORIZATION: basic ${Buffer.from(`x-access-token:${OTHER}`).toString("base64")}`;
+    await git(ws, "config", "http.https://github.com/.extraheader", header);
+
+    // A submodule, as actions/checkout leaves one: a link inside, its config with the header.
+    await repo(path.join(ws, "lib"), "lib.txt");
+    await exec("mv", [path.join(ws, "lib", ".git"), path.join(ws, ".git", "modules-lib")]);
+    await mkdir(path.join(ws, ".git", "modules"), { recursive: true });
+    await exec("mv", [path.join(ws, ".git", "modules-lib"), path.join(ws, ".git", "modules", "lib")]);
+    await writeFile(path.join(ws, "lib", ".git"), "gitdir: ../.git/modules/lib\n");
+    await git(ws, "config", "--file", ".git/modules/lib/config", "core.worktree", "../../../lib");
+    await git(ws, "config", "--file", ".git/modules/lib/config", "http.extraheader", header);
+
+    // Another step's checkout inside the workspace, with its own token three ways.
+    const tools = path.join(ws, "tools");
+    await repo(tools, "tool.sh");
+    await git(tools, "remote", "add", "origin", `https://x-access-token:${PAT}@github.com/o/tools`);
+    await git(tools, "config", "http.extraheader", `AUTHORIZATION: bearer ${PAT}`);
+    await writeFile(
+      path.join(tools, ".git", "FETCH_HEAD"),
+      `0000000000000000000000000000000000000000\t\tbranch 'main' of https://x-access-token:${PAT}@github.com/o/tools\n`,
+    );
+    await git(
+      tools,
+      "update-ref",
+      "-m",
+      `clone: from https://x-access-token:${PAT}@github.com/o/tools`,
+      "refs/heads/main",
+      "HEAD",
+    );
+
+    // A git link to a repository outside the workspace, and a credential store.
+    const outside = path.join(root, "outside");
+    await repo(outside, "secret.txt");
+    await mkdir(path.join(ws, "vendor"));
+    await writeFile(path.join(ws, "vendor", ".git"), `gitdir: ${path.join(outside, ".git")}\n`);
+    await mkdir(path.join(ws, "deploy"));
+    await writeFile(path.join(ws, "deploy", ".git-credentials"), `https://u:${PAT}@github.com\n`);
+
+    const work = path.join(root, "work");
+    await mkdir(work);
+    const { leftOut } = await copyCheckout(ws, work, { secrets: [], scratch: root });
+
+    expect(await holding(work, PAT)).toEqual([]);
+    expect(await holding(work, OTHER)).toEqual([]);
+    expect(await holding(work, header.split(" ")[2]!)).toEqual([]);
+    expect(await holding(work, "extraheader")).toEqual([]);
+    expect(existsSync(path.join(work, "vendor", ".git"))).toBe(false);
+    expect(leftOut.map((l) => `${l.path}: ${l.why}`).sort()).toEqual(
+      [
+        "deploy/.git-credentials: a credential file another step wrote",
+        "tools/.git/FETCH_HEAD: git metadata holding a credential",
+        "tools/.git/logs/HEAD: git metadata holding a credential",
+        "vendor/.git: a git link that leads out of the checkout",
+      ].sort(),
+    );
+    // Still repositories: the checkout, its submodule (through the link inside) and the nested one.
+    const head = async (dir: string) => (await git(dir, "rev-parse", "HEAD")).stdout.trim();
+    expect(await head(work)).toBe(await head(ws));
+    expect(await head(path.join(work, "lib"))).toBe(await head(path.join(ws, "lib")));
+    expect(await head(path.join(work, "tools"))).toBe(await head(tools));
+    expect((await git(path.join(work, "tools"), "remote")).stdout.trim()).toBe("");
+    expect(await readFile(path.join(work, "lib", "lib.txt"), "utf8")).toBe("content\n");
+  });
+
+  it("refuses a checkout whose own .git leads outside the workspace", async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), "aegis-copy-"));
+    cleanups.push(() => rm(root, { recursive: true, force: true }));
+    const outside = path.join(root, "outside");
+    await repo(outside, "a.txt");
+    const ws = path.join(root, "ws");
+    await mkdir(ws);
+    await writeFile(path.join(ws, ".git"), `gitdir: ${path.join(outside, ".git")}\n`);
+    const work = path.join(root, "work");
+    await mkdir(work);
+    await expect(copyCheckout(ws, work, { secrets: [], scratch: root })).rejects.toThrow(
+      /the checkout's .git is a link to a repository outside the workspace/,
+    );
+  });
+});
