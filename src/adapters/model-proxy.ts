@@ -10,12 +10,16 @@
  * The real key opens much more than a model: the provider's files, batches, fine-tunes, vector
  * stores — an organisation's data. The proxy forwards only the calls a CLI session makes (the
  * model call, token counting, the model list), matched on the exact path as sent; anything else
- * is refused without reaching upstream.
+ * is refused without reaching upstream. A call's body is read whole and checked before it goes
+ * (core/model-request.ts): nothing in it may make the provider fetch a URL, reach an MCP server
+ * or read the organisation's stored data for the room. The organisation and project headers are
+ * dropped, so the key's own defaults apply.
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
+import { refusedRequest } from "../core/model-request.js";
 
 export interface ModelProxyOptions {
   /** The upstream API root: `anthropic-base-url` (no /v1) or `openai-base-url` (ends in /v1). */
@@ -54,7 +58,16 @@ const DROP = new Set([
   "upgrade",
   "x-api-key",
   "authorization",
+  // Set again from the checked body.
+  "content-length",
+  // Another organisation or project the key may also open.
+  "openai-organization",
+  "openai-project",
+  "anthropic-organization",
 ]);
+
+/** A model call's body larger than this is refused (a long session's context is a few MB). */
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 /** The calls the room's CLIs make, per scheme (for openai: after the stripped prefix). */
 const ROUTES: Record<ModelProxyOptions["scheme"], readonly string[]> = {
@@ -103,38 +116,55 @@ export async function startModelProxy(opts: ModelProxyOptions): Promise<ModelPro
   const counts = { forwarded: 0, refused: 0, failed: 0 };
   const client = upstream.protocol === "https:" ? https : http;
 
+  const refuse = (res: http.ServerResponse, status: number, type: string, message: string) => {
+    counts.refused++;
+    res.writeHead(status, { "content-type": "application/json" });
+    res.end(JSON.stringify({ type: "error", error: { type, message: `aegis proxy: ${message}` } }));
+  };
+
   const server = http.createServer((req, res) => {
     if (!sameKey(presentedKey(req, opts.scheme), placeholderKey)) {
-      counts.refused++;
-      res.writeHead(401, { "content-type": "application/json" });
-      res.end(
-        JSON.stringify({
-          type: "error",
-          error: { type: "authentication_error", message: "aegis proxy: unknown key" },
-        }),
-      );
+      refuse(res, 401, "authentication_error", "unknown key");
       req.resume();
       return;
     }
     const rest = allowedCall(opts.scheme, req.method, req.url ?? "/", opts.stripPrefix);
     if (rest === undefined) {
-      counts.refused++;
-      res.writeHead(403, { "content-type": "application/json" });
-      res.end(
-        JSON.stringify({
-          type: "error",
-          error: { type: "permission_error", message: "aegis proxy: not a call the agent's CLI makes" },
-        }),
-      );
+      refuse(res, 403, "permission_error", "not a call the agent's CLI makes");
       req.resume();
       return;
     }
+    void readBody(req).then(
+      (body) => {
+        if (body === "too large")
+          return refuse(res, 413, "request_too_large", "the request body is too large");
+        const encoding = req.headers["content-encoding"];
+        if (encoding && encoding !== "identity")
+          return refuse(res, 415, "invalid_request_error", `a ${encoding} body cannot be checked`);
+        if (req.method === "POST") {
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(body.toString("utf8"));
+          } catch {
+            return refuse(res, 400, "invalid_request_error", "the request body is not JSON");
+          }
+          const why = refusedRequest(opts.scheme, parsed);
+          if (why) return refuse(res, 403, "permission_error", `${why}, which the agent's room may not`);
+        }
+        forward(req, res, rest, body);
+      },
+      () => res.destroy(),
+    );
+  });
+
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, rest: string, body: Buffer) => {
     const headers: http.OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers))
       if (!DROP.has(name) && value !== undefined) headers[name] = value;
     if (opts.scheme === "anthropic") headers["x-api-key"] = opts.apiKey;
     else headers.authorization = `Bearer ${opts.apiKey}`;
     headers.host = upstream.host;
+    if (body.length || req.method === "POST") headers["content-length"] = body.length;
     const out = client.request(
       {
         protocol: upstream.protocol,
@@ -156,7 +186,7 @@ export async function startModelProxy(opts: ModelProxyOptions): Promise<ModelPro
         reply.pipe(res);
       },
     );
-    out.on("error", (error) => {
+    out.on("error", (error: Error) => {
       counts.failed++;
       if (!res.headersSent) {
         res.writeHead(502, { "content-type": "application/json" });
@@ -168,9 +198,9 @@ export async function startModelProxy(opts: ModelProxyOptions): Promise<ModelPro
         );
       } else res.destroy(error);
     });
-    req.pipe(out);
+    out.end(body);
     res.on("close", () => out.destroy());
-  });
+  };
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -187,4 +217,18 @@ export async function startModelProxy(opts: ModelProxyOptions): Promise<ModelPro
         server.close(() => resolve());
       }),
   };
+}
+
+/** The whole body of a request, or "too large" past MAX_BODY_BYTES (the rest is drained). */
+function readBody(req: http.IncomingMessage): Promise<Buffer | "too large"> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on("end", () => resolve(size > MAX_BODY_BYTES ? "too large" : Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
 }
