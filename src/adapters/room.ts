@@ -361,6 +361,7 @@ async function buildSandboxed(
   const dispose = async (): Promise<void> => {
     // Throws, leaving the runner's folders closed, while a process of the room survives.
     await cleanup.dispose();
+    await egress?.close();
     for (const c of closed.splice(0).reverse())
       await privileged(privilege, "chmod", [(c.mode & 0o7777).toString(8), "--", c.path], "").catch(
         () => undefined,
@@ -378,6 +379,7 @@ async function buildSandboxed(
   );
   for (const dir of Object.values(dirs)) await mkdir(dir, { mode: dir === dirs.tools ? 0o755 : 0o700 });
   // In place before anything of the room runs; removed by dispose and by the post step.
+  // (dispose, which closes its name filter, is only handed out below.)
   const egress = await limitEgress(privilege, user, policy);
   const tag = randomUUID();
   return {

@@ -103,10 +103,13 @@ export function logPrefix(uid: number): string {
 }
 
 /**
- * The chain's rules, in order, per family: never-reachable addresses refused first; loopback
- * (the model proxy, the project's own test servers); the DNS resolvers (names must resolve); each
- * allowed address (and port); then every other attempt is logged and refused at once (a TCP
- * reset, so a build fails fast rather than hanging). `open` keeps only the never-reachable part.
+ * The chain's rules, in order, per family: never-reachable addresses refused first; then, under
+ * an allow-list, any DNS query still bound for port 53 (every IPv4 query was already redirected
+ * to the room's name filter on loopback by `dnsRedirectRules`; an IPv6 one, or one the redirect
+ * missed, must not reach a resolver that would pass any name on); loopback (the model proxy, the
+ * name filter, the project's own test servers); each allowed address (and port); then every other
+ * attempt is logged and refused at once (a TCP reset, so a build fails fast rather than hanging).
+ * `open` keeps only the never-reachable part.
  *
  * The chain only ever refuses: what it lets through RETURNs to OUTPUT, so a firewall the runner's
  * operator keeps after aegis's jump still applies to the room (an ACCEPT here would skip it).
@@ -115,8 +118,9 @@ export function buildRules(opts: {
   uid: number;
   policy: EgressPolicy;
   resolved: ResolvedEntry[];
-  resolvers: string[];
   log: boolean;
+  /** The name filter's loopback ports (under an allow-list). */
+  dnsPorts?: { udp: number; tcp: number };
 }): RuleSet {
   const chain = chainName(opts.uid);
   const rules: RuleSet = { v4: [], v6: [] };
@@ -126,15 +130,18 @@ export function buildRules(opts: {
   ] as const) {
     const add = (...args: string[]) => rules[family].push(["-A", chain, ...args]);
     for (const cidr of never) add("-d", cidr, "-j", "REJECT");
-    add("-o", "lo", "-j", "RETURN");
     if (opts.policy.kind === "open") {
       add("-j", "RETURN");
       continue;
     }
-    for (const r of opts.resolvers.filter((a) => (isIP(a) === 4) === (family === "v4") && !isLoopback(a))) {
-      add("-d", r, "-p", "udp", "--dport", "53", "-j", "RETURN");
-      add("-d", r, "-p", "tcp", "--dport", "53", "-j", "RETURN");
+    // A redirected query keeps the interface of its first route: it is matched by where it now goes.
+    if (family === "v4" && opts.dnsPorts) {
+      add("-d", "127.0.0.1", "-p", "udp", "--dport", String(opts.dnsPorts.udp), "-j", "RETURN");
+      add("-d", "127.0.0.1", "-p", "tcp", "--dport", String(opts.dnsPorts.tcp), "-j", "RETURN");
     }
+    add("-p", "udp", "--dport", "53", "-j", "REJECT");
+    add("-p", "tcp", "--dport", "53", "-j", "REJECT", "--reject-with", "tcp-reset");
+    add("-o", "lo", "-j", "RETURN");
     for (const entry of opts.resolved) {
       for (const address of family === "v4" ? entry.v4 : entry.v6) {
         if (entry.port) add("-d", address, "-p", "tcp", "--dport", String(entry.port), "-j", "RETURN");
@@ -148,14 +155,24 @@ export function buildRules(opts: {
   return rules;
 }
 
+/** The nat chain (IPv4) that sends the user's DNS queries to the room's name filter. */
+export function dnsChainName(uid: number): string {
+  return `AEGIS-DNS-${uid}`;
+}
+
+/** Every DNS query of the user, to whatever resolver, goes to the filter's loopback ports instead. */
+export function dnsRedirectRules(uid: number, ports: { udp: number; tcp: number }): string[][] {
+  const chain = dnsChainName(uid);
+  return [
+    ["-A", chain, "-p", "udp", "--dport", "53", "-j", "REDIRECT", "--to-ports", String(ports.udp)],
+    ["-A", chain, "-p", "tcp", "--dport", "53", "-j", "REDIRECT", "--to-ports", String(ports.tcp)],
+  ];
+}
+
 /** A sealed chain: every packet of the user refused (a process survived the reaping). */
 export function sealedRules(uid: number): RuleSet {
   const rule = ["-I", chainName(uid), "1", "-j", "REJECT"];
   return { v4: [rule], v6: [rule] };
-}
-
-function isLoopback(address: string): boolean {
-  return address.startsWith("127.") || address === "::1";
 }
 
 /** Packets the chain refused (the REJECT rules after the allow list), from `iptables -L CHAIN -v -x -n`. */

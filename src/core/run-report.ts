@@ -149,14 +149,29 @@ export interface RunSummary {
   apiCalls: number;
   note?: string;
   /** Outbound connections the room's egress rules refused (undefined: not limited). */
-  egress?: { refused: number; destinations: string[] };
+  egress?: EgressFigures;
+}
+
+export interface EgressFigures {
+  refused: number;
+  destinations: string[];
+  lookupsRefused?: number;
+  names?: string[];
 }
 
 /** "3 refused (198.18.0.2:8080 (×2), [fd42::2]:8080)": what a maintainer adds to `run.egress`. */
-export function describeEgress(e: { refused: number; destinations: string[] }): string {
-  if (e.refused === 0) return "nothing refused";
-  const where = e.destinations.length ? ` — to ${e.destinations.join(", ")}` : "";
-  return `${e.refused} outbound connection attempt(s) refused${where}; add what the build needs to \`run.egress\``;
+export function describeEgress(e: EgressFigures): string {
+  const parts: string[] = [];
+  if (e.refused) {
+    const where = e.destinations.length ? ` — to ${e.destinations.join(", ")}` : "";
+    parts.push(`${e.refused} outbound connection attempt(s) refused${where}`);
+  }
+  if (e.lookupsRefused) {
+    const names = e.names?.length ? ` — ${e.names.map((n) => `\`${n}\``).join(", ")}` : "";
+    parts.push(`${e.lookupsRefused} name lookup(s) refused${names}`);
+  }
+  if (!parts.length) return "nothing refused";
+  return `${parts.join("; ")}; add what the build needs to \`run.egress\``;
 }
 
 export function renderRunSummary(s: RunSummary): string {

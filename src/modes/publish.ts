@@ -133,7 +133,7 @@ export async function publish(ctx: ModeContext, req: PublishRequest): Promise<Co
   const tests = decide.testsLabel(req.baseTests, branchTests);
   // A task that did not make it, where the network was refused, says so: the fix may be run.egress.
   const egress = await req.agentRoom.room.egressReport();
-  if (egress?.refused && plan.state !== "pr-open")
+  if ((egress?.refused || egress?.lookupsRefused) && plan.state !== "pr-open")
     plan = { ...plan, reason: `${plan.reason}; ${describeEgress(egress)}`.slice(0, 600) };
   if (plan.state === "queued" && session.sessionId)
     await req.agentRoom.saveSession(attemptNumber, session.sessionId, secrets);
