@@ -1,6 +1,7 @@
 // Loads the settings, dispatches on the mode, and is the one place that fails the step.
 import * as core from "@actions/core";
 import { GitHub, statusOf } from "./adapters/github.js";
+import { GitHubUnavailable } from "./adapters/octokit.js";
 import { LedgerStore } from "./adapters/ledger-store.js";
 import type { ModeContext } from "./modes/context.js";
 import { digest } from "./modes/digest.js";
@@ -10,6 +11,7 @@ import { runTask } from "./modes/run.js";
 import { loadConfig, makeSettings, readContext, readInputs } from "./settings.js";
 
 export async function run(): Promise<void> {
+  let mode: keyof typeof REPAIR | undefined;
   try {
     const inputs = readInputs((name) => core.getInput(name));
     const context = readContext();
@@ -24,6 +26,7 @@ export async function run(): Promise<void> {
       fetchConfig(gh, inputs.configPath),
     );
     const settings = makeSettings(inputs, context, config);
+    mode = settings.mode;
     core.debug(
       `Settings: ${JSON.stringify({ ...settings, githubToken: "***", anthropicApiKey: "***", openaiApiKey: "***", context: { ...context, payload: "…" } })}`,
     );
@@ -49,9 +52,25 @@ export async function run(): Promise<void> {
       `GitHub API calls: ${gh.calls} (${gh.stats.http} HTTP requests, ${gh.stats.retries} rate-limit waits).`,
     );
   } catch (error) {
-    core.setFailed(error instanceof Error ? error.message : `aegis failed: ${String(error)}`);
+    const message = error instanceof Error ? error.message : `aegis failed: ${String(error)}`;
+    // GitHub kept failing past the retries: say which operation, and how the state gets repaired.
+    const repair = error instanceof GitHubUnavailable && mode ? ` ${REPAIR[mode]}` : "";
+    core.setFailed(`${message}${repair}`);
   }
 }
+
+/**
+ * What a step that GitHub failed part-way left, and what repairs it. Every write aegis makes
+ * recognises its own earlier attempt (see github.ts and ledger-store.ts), so finishing the work
+ * again never doubles it.
+ */
+const REPAIR = {
+  plan: "What this plan run wrote before it stopped is kept; the next plan run (the next issue event, or the hourly sweep) does the rest, recognising what already landed.",
+  run: "The task stays as the ledger last recorded it. Still `running`, it goes back to the queue at the hourly sweep once its session timeout (run.timeoutMinutes) and 15 minutes have passed, and its next run continues the branch and PR this one left; the same sweep repairs drifted state labels.",
+  review:
+    "The PR keeps the labels it had; run the review again (re-run the job, or push to the PR): it edits its one comment rather than adding another.",
+  digest: "A digest changes no task; the next scheduled run writes it.",
+} as const;
 
 /** Tests move the clock (budgets roll over, runners go stale) without waiting. */
 function clockSkewMs(): number {

@@ -9,7 +9,7 @@ import { claudeBin, type FakeAnthropic, startFakeAnthropic, type Turn } from "./
 import type { FaultSpec } from "./harness/fake-github/faults.js";
 import { type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
 import { runAction, workflowDispatchEvent } from "./harness/runner.js";
-import { expectSuccess, ledgerOf, openIssue, planOnLabel } from "./harness/scenario.js";
+import { expectSuccess, ledgerOf, openIssue, planOnLabel, planOnSchedule } from "./harness/scenario.js";
 
 const API_KEY = "sk-ant-api03-faultMatrixKey0123456789";
 const SESSION: Turn[] = [
@@ -127,4 +127,68 @@ describe("exactly once under faults", () => {
       expect(end).toEqual(baseline.end);
     });
   });
+});
+
+describe("a fault that outlasts the retries", () => {
+  it("fails the step naming the operation and the repair; the sweep and the next run repair it", async () => {
+    const fake: FakeGitHub = await startFakeGitHub({ users: { maya: "maintain" } });
+    try {
+      const n = openIssue(fake, {
+        title: "Document the usage",
+        body: "Write a USAGE.md that says how to start a task.",
+        labels: ["documentation"],
+        by: "maya",
+      });
+      const planned = expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
+      const taskId = (JSON.parse(planned.outputs.tasks ?? "[]") as string[])[0]!;
+      await planned.cleanup();
+      const runTask = async (env: Record<string, string> = {}) => {
+        const run = await runAction({
+          mode: "run",
+          inputs: {
+            task: taskId,
+            "claude-executable": claudeBin(),
+            "anthropic-base-url": model.url,
+            "anthropic-api-key": API_KEY,
+          },
+          event: workflowDispatchEvent(fake),
+          fake,
+          env: { CLAUDE_CODE_MAX_RETRIES: "0", ...env },
+          timeoutMs: 150_000,
+        });
+        await run.cleanup();
+        return run;
+      };
+      // The ledger's write is refused five times: the first try and every retry.
+      const fault = fake.inject({ route: "repos/create-or-update-file-contents", status: 502, times: 5 });
+      const failed = await runTask();
+      expect(fault.hits).toBe(5);
+      expect(failed.exitCode).not.toBe(0);
+      const error = failed.annotations.find((a) => a.level === "error")?.message ?? "";
+      expect(error).toMatch(
+        /GitHub answered 502 to PUT \/repos\/\{owner\}\/\{repo\}\/contents\/\{path\} after 5 attempts/,
+      );
+      expect(error).toContain("goes back to the queue at the hourly sweep");
+
+      // An hour later the sweep finds the task's runner lost and queues it again; the next plan
+      // claims it, and its run ends where a fault-free one would have.
+      const skew = { AEGIS_CLOCK_SKEW_MS: String(2 * 60 * 60_000) };
+      await expectSuccess(await planOnSchedule(fake, skew)).cleanup();
+      let task = (await ledgerOf(fake)).tasks.find((t) => t.id === taskId)!;
+      if (task.state === "queued") {
+        await expectSuccess(await planOnSchedule(fake, skew)).cleanup();
+        task = (await ledgerOf(fake)).tasks.find((t) => t.id === taskId)!;
+      }
+      expect(task.state).toBe("running");
+      expectSuccess(await runTask(skew));
+      task = (await ledgerOf(fake)).tasks.find((t) => t.id === taskId)!;
+      expect(task.state).toBe("pr-open");
+      expect(fake.pulls().filter((p) => p.state === "open")).toHaveLength(1);
+      const comments = fake.comments(n);
+      expect(comments.filter((c) => c.body.includes("<!-- aegis:status -->"))).toHaveLength(1);
+      expect(fake.labelsOf(n).filter((l) => l.startsWith("aegis:"))).toEqual(["aegis:pr-open"]);
+    } finally {
+      await fake.close();
+    }
+  }, 240_000);
 });

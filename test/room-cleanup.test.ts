@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import { openRoom, processesOf } from "../src/adapters/room.js";
+import { defaultRoomUser, openRoom, processesOf, reopenRoom } from "../src/adapters/room.js";
 import { type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
 import { runAction, workflowDispatchEvent } from "./harness/runner.js";
 
@@ -111,6 +111,49 @@ describe.skipIf(!asRoot)("cleaning up the agent's room", () => {
     await room.dispose();
     expect(existsSync(room.base)).toBe(false);
     expect((await stat(folder)).mode & 0o777).toBe(0o755);
+  });
+
+  it("one step at a time per room: a second step is refused, and a post step leaves a live room alone", async () => {
+    const runnerTemp = await mkdtemp(path.join(os.tmpdir(), "aegis-cleanup-"));
+    cleanups.push(() => rm(runnerTemp, { recursive: true, force: true }));
+    const name = `aegt-l${randomBytes(4).toString("hex")}`;
+    cleanups.push(() => exec("userdel", [name]));
+    const room = await openRoom({ sandbox: "user", runnerTemp, userName: name });
+    cleanups.push(async () => {
+      await room.reap();
+      await room.dispose();
+    });
+    const cmd = room.launch("/bin/bash", ["-c", "exec sleep 300"], { PATH: "/usr/bin:/bin" });
+    spawn(cmd.file, cmd.args, { env: cmd.env, detached: true, stdio: "ignore", cwd: "/" }).unref();
+    await waitFor(async () => (await processesOf(room.user!.uid)).length > 0);
+
+    await expect(openRoom({ sandbox: "user", runnerTemp, userName: name })).rejects.toThrow(
+      /another aegis step on this machine is using the room's user/,
+    );
+    const previous = process.env.AEGIS_ROOM_USER;
+    process.env.AEGIS_ROOM_USER = name;
+    try {
+      const post = await reopenRoom({ sandbox: "user" }, { runnerTemp });
+      expect(await post.reap()).toBe(0);
+      await post.dispose();
+    } finally {
+      if (previous === undefined) delete process.env.AEGIS_ROOM_USER;
+      else process.env.AEGIS_ROOM_USER = previous;
+    }
+    expect(await processesOf(room.user!.uid)).not.toEqual([]);
+    expect(existsSync(room.base)).toBe(true);
+
+    await room.reap();
+    await room.dispose();
+    // Freed with the room: the next step opens it.
+    const next = await openRoom({ sandbox: "user", runnerTemp, userName: name });
+    await next.dispose();
+  });
+
+  it("names the room's user after the runner", () => {
+    expect(defaultRoomUser(undefined)).toBe("aegis-agent");
+    expect(defaultRoomUser("runner-1")).toMatch(/^aegis-agent-[0-9a-f]{8}$/);
+    expect(defaultRoomUser("runner-1")).not.toBe(defaultRoomUser("runner-2"));
   });
 
   it("the post step, given a forged room state, touches neither the directory nor the user it names", async () => {

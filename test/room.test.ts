@@ -5,7 +5,7 @@
 // it in any form; the watcher must be gone when the step ends; the PR still opens. The same
 // attack with `run.sandbox: none` does find the token — the proof that this test can fail.
 import { execFile, execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -168,7 +168,17 @@ interface CodexProbe {
 }
 
 /** Finds the running codex, reads its uid and environment as root, then tries the action's environ as codex's user. */
-function probeCodex(secrets: Record<string, string>): CodexProbe {
+/** Whether the process works in `base` (its cwd, read as root). */
+function inRoom(pid: string, base: string): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`).startsWith(`${base}/`);
+  } catch {
+    return false;
+  }
+}
+
+/** `roomBase`: this test's room (other test files may run a Codex of their own meanwhile). */
+function probeCodex(secrets: Record<string, string>, roomBase: string): CodexProbe {
   const probe: CodexProbe = { codexEnv: "", codexLeaks: [], actionPids: 0, readAsCodex: [] };
   const cmdlines = readdirSync("/proc")
     .filter((e) => /^\d+$/.test(e))
@@ -184,7 +194,8 @@ function probeCodex(secrets: Record<string, string>): CodexProbe {
       /codex/.test(p.cmd) &&
       / exec /.test(p.cmd) &&
       /--json/.test(p.cmd) &&
-      !/setpriv/.test(p.cmd.split(" ")[0]!),
+      !/setpriv/.test(p.cmd.split(" ")[0]!) &&
+      inRoom(p.pid, roomBase),
   );
   if (!codex) return probe;
   const status = readFileSync(`/proc/${codex.pid}/status`, "utf8");
@@ -284,7 +295,7 @@ describe.skipIf(!asRoot)("the agent's room", () => {
     openai = await startFakeOpenAI((ctx) => {
       if (ctx.index === 0) {
         // Codex is waiting for this answer: look at it from outside, as root.
-        probe = probeCodex(a.secrets);
+        probe = probeCodex(a.secrets, `/var/lib/aegis-room/${roomUserFor(a.fake)}`);
         return {
           customToolCalls: [
             {

@@ -86,7 +86,10 @@ describe("verified commits, drafts and the review request", () => {
         bash(
           "printf '#!/bin/sh\\necho install\\n' > install.sh && chmod +x install.sh && printf '\\x89PNG\\r\\n\\x1a\\n\\x00\\x01\\xff' > logo.png && git add install.sh logo.png && git commit -q -m 'Add the install script and logo'",
         ),
-        bash("git rm -q old-notes.md && git commit -q -m 'Remove the old notes'"),
+        // A trailer naming a maintainer would credit them on a signed commit: it is dropped.
+        bash(
+          "git rm -q old-notes.md && git -c user.name=Maya -c user.email=maya@example.com commit -q -m 'Remove the old notes' -m 'Co-authored-by: Maya <maya@example.com>'",
+        ),
         bash("ls"),
       ],
       taskId,
@@ -129,7 +132,11 @@ describe("verified commits, drafts and the review request", () => {
         message: string;
       };
       expect(commit.verification.verified, sha).toBe(true);
+      expect(commit.message, sha).not.toMatch(/co-authored-by/i);
     }
+    expect(((await api(fake, `/commits/${history[1]}`)).commit as { message: string }).message).toMatch(
+      /^Remove the old notes\n?$/,
+    );
     // The files are the agent's: bytes, the executable bit, the deletion.
     const logoSha = (await fake.git(["rev-parse", `${tip}:logo.png`])).trim();
     const logo = (await api(fake, `/git/blobs/${logoSha}`)) as { content: string };

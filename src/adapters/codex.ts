@@ -23,7 +23,7 @@
  * runs (verified: without it, `env` run by the model prints every variable codex has).
  */
 import { spawn, execFile } from "node:child_process";
-import { lstat, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -31,6 +31,7 @@ import { promisify } from "node:util";
 import { REVIEW_OUTPUT_SCHEMA, type TokenUsage } from "../core/findings.js";
 import { buildCodexArgs, buildCodexEnv, buildReviewPrompt, capDiff } from "../core/review-prompt.js";
 import type { Launcher } from "./room.js";
+import { readRoomFile } from "./room-file.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -251,8 +252,9 @@ export async function runCodexReview(opts: CodexReviewOptions): Promise<CodexRun
     let lastMessage = "";
     try {
       // Written by codex as the room's user: read only a regular file, never through a link.
-      if (opts.room && !(await lstat(lastMessageFile)).isFile()) throw new Error("not a regular file");
-      lastMessage = (await readFile(lastMessageFile, "utf8")).trim();
+      lastMessage = (
+        opts.room ? await readRoomFile(lastMessageFile) : await readFile(lastMessageFile, "utf8")
+      ).trim();
     } catch {
       // codex writes the file only when the turn produced a final message.
     }

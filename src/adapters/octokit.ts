@@ -63,10 +63,49 @@ export function createOctokit(options: ClientOptions, stats: CallStats): Octokit
     const route = `${opts.method} ${opts.url}`;
     stats.byRoute.set(route, (stats.byRoute.get(route) ?? 0) + 1);
   });
-  octokit.hook.error("request", (error) => {
-    throw adviseOnError(error);
+  // Registered after the plugins, so it sees each request's final error, retries spent.
+  octokit.hook.error("request", (error, opts) => {
+    throw adviseOnError(gaveUp(error, opts));
   });
   return octokit;
+}
+
+/**
+ * GitHub could not be reached or kept failing (a 5xx, a lost connection, a rate limit) after the
+ * client's retries: the operation it was, so the step's failure names it (see main.ts, which says
+ * what the next run repairs).
+ */
+export class GitHubUnavailable extends Error {
+  readonly status: number;
+  constructor(
+    readonly operation: string,
+    status: number,
+    attempts: number,
+    cause: unknown,
+  ) {
+    const what = status ? `answered ${status}` : "could not be reached";
+    super(
+      `GitHub ${what} to ${operation}${attempts > 1 ? ` after ${attempts} attempts` : ""}: ${(cause as Error | null)?.message ?? String(cause)}`,
+      { cause },
+    );
+    this.status = status;
+  }
+}
+
+function gaveUp(error: unknown, opts: { method?: string; url?: string; request?: unknown }): unknown {
+  const status = statusOf(error);
+  const message = (error as Error | null)?.message ?? "";
+  const unavailable =
+    status === 0 || status >= 500 || status === 429 || (status === 403 && /rate limit/i.test(message));
+  if (!unavailable) return error;
+  const path = (opts.url ?? "?").replace(/^https?:\/\/[^/]+/, "").split("?")[0];
+  // plugin-retry counts each failed attempt on the request options, the last one included.
+  return new GitHubUnavailable(
+    `${(opts.method ?? "GET").toUpperCase()} ${path}`,
+    status,
+    (opts.request as { retryCount?: number } | undefined)?.retryCount ?? 0,
+    error,
+  );
 }
 
 export function statusOf(error: unknown): number {

@@ -24,7 +24,7 @@
  * directory and the agent shares the runner's user (the summary says so).
  */
 import { execFile, spawn } from "node:child_process";
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { constants, existsSync } from "node:fs";
 import {
   access,
@@ -50,7 +50,7 @@ import {
 } from "./egress.js";
 import { killSessionTree, SESSION_TAG_VAR } from "./process-tree.js";
 
-/** Default user name; `AEGIS_ROOM_USER` (operators, tests) names another. */
+/** Default user name (with a suffix per runner); `AEGIS_ROOM_USER` (operators, tests) names another. */
 export const DEFAULT_ROOM_USER = "aegis-agent";
 /** Where sandboxed rooms live; `AEGIS_ROOM_DIR` moves it. */
 export const DEFAULT_ROOM_ROOT = "/var/lib/aegis-room";
@@ -311,14 +311,73 @@ export async function openRoom(opts: OpenRoomOptions): Promise<Room> {
       throw new RoomError(`The agent's room cannot be built: \`${tool}\` is not installed. ${OPT_OUT}`);
   }
   const { name, root, base } = roomPlace(opts);
+  let lock: RoomLock | undefined;
   try {
+    lock = await lockRoom(privilege, root, name);
+    if (lock === "busy")
+      throw new RoomError(
+        `another aegis step on this machine is using the room's user ${name} right now; give each ` +
+          "runner of the machine its own with the AEGIS_ROOM_USER environment variable",
+      );
     const user = await ensureUser(privilege, name, base);
-    return await buildSandboxed(privilege, user, root, base, opts.egress);
+    const room = await buildSandboxed(privilege, user, root, base, opts.egress);
+    const held = lock;
+    return {
+      ...room,
+      async dispose() {
+        try {
+          await room.dispose();
+        } finally {
+          held.release();
+        }
+      },
+    };
   } catch (error) {
+    if (lock && lock !== "busy") lock.release();
     if (error instanceof RoomError)
       throw new RoomError(`The agent's room cannot be built: ${error.message}. ${OPT_OUT}`);
     throw error;
   }
+}
+
+type RoomLock = { release(): void } | "busy";
+
+/**
+ * One step at a time per room user on a machine: a root-only lock file beside the rooms, held by
+ * a `flock` child of the action's for as long as the room is open. The child waits on a pipe from
+ * the action, so the lock goes when the action does, however it ends (the post step can then take
+ * it to clean up). Another step that finds it held is refused rather than reaping a live room.
+ */
+async function lockRoom(privilege: Privilege, root: string, name: string): Promise<RoomLock> {
+  const file = path.join(root, `${name}.lock`);
+  await privileged(privilege, "mkdir", ["-p", "-m", "755", root], "creating the room's root");
+  await privileged(privilege, "sh", ["-c", 'umask 077 && : >> "$1"', "sh", file], "creating the room's lock");
+  const args = ["-n", "-E", "75", file, "sh", "-c", "echo held && exec cat"];
+  const child =
+    privilege === "root"
+      ? spawn("flock", args, { stdio: ["pipe", "pipe", "pipe"], env: { PATH: SYSTEM_PATH } })
+      : spawn("sudo", ["-n", "--", "flock", ...args], {
+          stdio: ["pipe", "pipe", "pipe"],
+          env: { PATH: SYSTEM_PATH },
+        });
+  const outcome = await new Promise<"held" | "busy" | string>((resolve) => {
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => {
+      if (d.toString().includes("held")) resolve("held");
+    });
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    child.on("error", (e) => resolve(e.message));
+    child.on("exit", (code) => resolve(code === 75 ? "busy" : `flock exited ${code}: ${err.trim()}`));
+  });
+  if (outcome === "busy") return "busy";
+  if (outcome !== "held") throw new RoomError(`could not lock the room ${file}: ${outcome}`);
+  child.stdout.resume();
+  child.stderr.resume();
+  // Not a reason for the action to stay alive; its end closes the pipe and frees the lock.
+  child.unref();
+  for (const stream of [child.stdin, child.stdout, child.stderr])
+    (stream as unknown as { unref?: () => void }).unref?.();
+  return { release: () => child.stdin.end() };
 }
 
 async function limitEgress(
@@ -487,7 +546,10 @@ export async function reopenRoom(
   }
   const privilege = await detectPrivilege();
   if (privilege !== "root" && privilege !== "sudo") throw new RoomError(`cannot reap the room: ${privilege}`);
-  const { name, base } = roomPlace({});
+  const { name, root, base } = roomPlace({});
+  // Held: another step on this machine has opened the room since; its processes are not ours.
+  const lock = await lockRoom(privilege, root, name).catch(() => undefined);
+  if (lock === "busy") return { reap: async () => 0, dispose: async () => undefined };
   const found = await lookupUser(name);
   if (!found || found.uid === 0 || found.uid === process.getuid?.()) {
     // No such user (or one that is not a room's): only the directory can be left.
@@ -507,11 +569,20 @@ function roomPlace(opts: { userName?: string; rootDir?: string }): {
   root: string;
   base: string;
 } {
-  const name = opts.userName ?? process.env.AEGIS_ROOM_USER ?? DEFAULT_ROOM_USER;
+  const name = opts.userName ?? process.env.AEGIS_ROOM_USER ?? defaultRoomUser(process.env.RUNNER_NAME);
   if (!USER_NAME.test(name))
     throw new RoomError(`the room's user name ${JSON.stringify(name)} is not a valid user name`);
   const root = opts.rootDir ?? process.env.AEGIS_ROOM_DIR ?? DEFAULT_ROOM_ROOT;
   return { name, root, base: path.join(root, name) };
+}
+
+/**
+ * The room's user when none is named: one per runner, so several runners on one machine never
+ * share a room (each one's reaper would stop the other's agent).
+ */
+export function defaultRoomUser(runnerName: string | undefined): string {
+  if (!runnerName) return DEFAULT_ROOM_USER;
+  return `${DEFAULT_ROOM_USER}-${createHash("sha256").update(runnerName).digest("hex").slice(0, 8)}`;
 }
 
 function roomDirs(base: string): { tools: string; home: string; work: string; testHome: string } {

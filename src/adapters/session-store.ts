@@ -26,6 +26,7 @@ import path from "node:path";
 import * as core from "@actions/core";
 import { z } from "zod";
 import { secretForms } from "../core/secret-scan.js";
+import { isSingleLinkFile, readRoomFile } from "./room-file.js";
 import type { CacheLike } from "./tool-install.js";
 
 export const SESSION_KEY_PREFIX = "aegis-session-";
@@ -182,7 +183,7 @@ async function copyTree(src: string, dest: string): Promise<void> {
     recursive: true,
     filter: async (p) => {
       const st = await lstat(p);
-      return st.isDirectory() || st.isFile();
+      return st.isDirectory() || (st.isFile() && (await isSingleLinkFile(p)));
     },
   });
 }
@@ -265,7 +266,7 @@ export async function saveSession(opts: SaveSessionOptions): Promise<SaveSession
   try {
     if (!(await isOwnEntry(transcript, opts.home)))
       throw new Error("not a regular file inside the agent's HOME");
-    text = wholeLines(await readFile(transcript, "utf8"));
+    text = wholeLines(await readRoomFile(transcript));
   } catch (err) {
     core.info(`Session not saved: no transcript at ${transcript} (${message(err)})`);
     return { saved: false, key, reason: "no transcript" };

@@ -6,13 +6,13 @@
  * What is published is what was checked: each recreated commit's tree must have the very sha of
  * the agent's commit's tree (git names a tree by its content), else nothing moves. The ref moves
  * once, at the end: a blob or commit GitHub refuses leaves the branch as it was, and the error
- * names the file. GitHub replaces the author with the token's identity; the agent's authorship,
- * where it differs, stays in a `Co-authored-by:` trailer.
+ * names the file. GitHub makes the token's identity the author; `Co-authored-by:` trailers are
+ * dropped (see withoutCoAuthors).
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import type { GitHub } from "./github.js";
-import { GIT_EMAIL, GIT_NAME, runGit } from "./git.js";
+import { runGit } from "./git.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -74,11 +74,13 @@ async function changesOf(cwd: string, parent: string, commit: string): Promise<C
   return changes;
 }
 
-function withTrailer(message: string, author: { name: string; email: string }): string {
-  if (author.name === GIT_NAME && author.email === GIT_EMAIL) return message;
-  const trailer = `Co-authored-by: ${author.name} <${author.email}>`;
-  if (message.includes(trailer)) return message;
-  return `${message.replace(/\s+$/, "")}\n\n${trailer}\n`;
+/**
+ * The agent's message without `Co-authored-by:` trailers. GitHub shows each as a co-author
+ * linked to whichever account owns the email, and the agent chooses both the message and its
+ * git identity: a signed commit must not credit a maintainer with the agent's work.
+ */
+export function withoutCoAuthors(message: string): string {
+  return message.replace(/^[ \t]*co-authored-by:.*(\r?\n|$)/gim, "").replace(/\s+$/, "\n");
 }
 
 export interface VerifiedPublish {
@@ -147,10 +149,9 @@ export async function publishVerified(
       throw new VerifiedCommitError(
         `the tree GitHub built for ${commit.slice(0, 12)} (${tree.slice(0, 12)}) is not the checked one (${expected.slice(0, 12)})`,
       );
-    const info = (
-      await gitText(cwd, ["show", "-s", "--format=%an%x00%ae%x00%B", commit], "reading the commit")
-    ).split("\0");
-    const message = withTrailer(info.slice(2).join("\0"), { name: info[0] ?? "", email: info[1] ?? "" });
+    const message = withoutCoAuthors(
+      await gitText(cwd, ["show", "-s", "--format=%B", commit], "reading the commit"),
+    );
     let made;
     try {
       made = await gh.createCommit(message, tree, [parentRemote]);
@@ -163,10 +164,21 @@ export async function publishVerified(
     parentRemote = made.sha;
     parentTree = tree;
   }
+  // Replacing a stale attempt's branch is a forced move, which the REST API cannot make
+  // conditional: the tip is read again just before, and a branch someone pushed to since is
+  // left alone (a fast-forward needs no check: GitHub refuses one from a moved tip).
+  const forced = opts.remoteSha !== undefined && opts.remoteSha !== opts.from;
+  if (forced && parentRemote !== opts.from) {
+    const now = await gh.branchTip(opts.branch);
+    if (now !== opts.remoteSha)
+      throw new VerifiedCommitError(
+        `${opts.branch} moved while the commits were made (now ${now?.slice(0, 12) ?? "gone"}): someone else's push is not replaced`,
+      );
+  }
   if (parentRemote !== opts.from)
     await gh.moveBranch(opts.branch, parentRemote, {
       ...(opts.remoteSha ? { from: opts.remoteSha } : {}),
-      force: opts.remoteSha !== undefined && opts.remoteSha !== opts.from,
+      force: forced,
     });
   return { head: parentRemote, commits: list.length, blobs: sent.size };
 }

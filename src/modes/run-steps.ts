@@ -205,7 +205,9 @@ export async function lineCounts(cwd: string, paths: string[]): Promise<NamedFil
   const out: NamedFile[] = [];
   for (const p of paths) {
     try {
-      const full = path.join(cwd, p);
+      const full = path.resolve(cwd, p);
+      // The issue names the paths: never one outside the checkout.
+      if (!full.startsWith(`${path.resolve(cwd)}${path.sep}`)) continue;
       const stat = await lstat(full);
       if (!stat.isFile() || stat.size > 20 * 1024 * 1024) continue;
       const text = await readFile(full, "utf8");

@@ -169,7 +169,25 @@ async function list(ctx: Ctx): Promise<Reply> {
     )
     .sort((a, b) => (q.direction === "asc" ? a.number - b.number : b.number - a.number));
   const { page, headers } = paginate(ctx, pulls);
-  return json(200, await Promise.all(page.map((p) => renderPull(ctx, p, false))), headers);
+  return json(
+    200,
+    await Promise.all(page.map(async (p) => simpleLabels(await renderPull(ctx, p, false)))),
+    headers,
+  );
+}
+
+/**
+ * pull-request-simple (the list's and the review request's answer) types a label's description
+ * as a string, where GitHub sends null for a label made without one: "" keeps the answer valid.
+ */
+function simpleLabels(body: Record<string, unknown>): Record<string, unknown> {
+  return {
+    ...body,
+    labels: ((body.labels ?? []) as Record<string, unknown>[]).map((l) => ({
+      ...l,
+      description: l.description ?? "",
+    })),
+  };
 }
 
 async function update(ctx: Ctx): Promise<Reply> {
@@ -251,13 +269,7 @@ async function requestReviewers(ctx: Ctx): Promise<Reply> {
       );
   }
   p.pull.reviewers = [...new Set([...(p.pull.reviewers ?? []), ...logins])];
-  // This answer's schema (pull-request-simple) types a label's description as a string.
-  const body = await renderPull(ctx, p, false);
-  body.labels = ((body.labels ?? []) as Record<string, unknown>[]).map((l) => ({
-    ...l,
-    description: l.description ?? "",
-  }));
-  return json(201, body);
+  return json(201, simpleLabels(await renderPull(ctx, p, false)));
 }
 
 export const pullHandlers: Record<string, Handler> = {
