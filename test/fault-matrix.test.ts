@@ -6,12 +6,14 @@
 // from the endpoints the fault-free run recorded, so a new write is covered as soon as it exists.
 import { afterAll, describe, expect, it } from "vitest";
 import { claudeBin, type FakeAnthropic, startFakeAnthropic, type Turn } from "./harness/fake-anthropic.js";
+import { codexBin, type FakeOpenAI, startFakeOpenAI, structuredReviewAnswer } from "./harness/fake-openai.js";
 import type { FaultSpec } from "./harness/fake-github/faults.js";
 import { type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
 import { runAction, workflowDispatchEvent } from "./harness/runner.js";
 import { expectSuccess, ledgerOf, openIssue, planOnLabel, planOnSchedule } from "./harness/scenario.js";
 
 const API_KEY = "sk-ant-api03-faultMatrixKey0123456789";
+const OPENAI_KEY = "sk-fault-matrix-review-0123456789";
 const SESSION: Turn[] = [
   {
     toolUses: [
@@ -31,8 +33,15 @@ const SESSION: Turn[] = [
 const model: FakeAnthropic = await startFakeAnthropic(
   (ctx) => SESSION[ctx.step] ?? { text: "TASK_COMPLETE" },
 );
+// The review finds one CRITICAL problem: the path that writes the most (comment, needs-fix, ledger).
+const openai: FakeOpenAI = await startFakeOpenAI(() => ({
+  text: structuredReviewAnswer([
+    { title: "Say how to stop a task too", priority: 0, file: "USAGE.md", line: 1 },
+  ]),
+}));
 afterAll(async () => {
   await model.close();
+  await openai.close();
 });
 
 interface EndState {
@@ -102,6 +111,81 @@ async function lifecycle(
 const baseline = await lifecycle();
 const endpoints = [...new Map(baseline.writes.map((w) => [w.operationId, w])).values()];
 
+interface ReviewEndState {
+  reviewComments: number;
+  prLabels: string[];
+  issueLabels: string[];
+  statusComments: number;
+  state: string;
+  notes: number;
+  transitions: string[];
+}
+
+/** Intake and run fault-free, then the review with `fault` armed; writes of the review step only. */
+async function reviewLifecycle(
+  fault?: FaultSpec,
+): Promise<{ end: ReviewEndState; writes: { route: string; operationId: string }[]; hits: number }> {
+  const fake: FakeGitHub = await startFakeGitHub({ users: { maya: "maintain" } });
+  try {
+    const n = openIssue(fake, {
+      title: "Document the usage",
+      body: "Write a USAGE.md that says how to start a task.",
+      labels: ["documentation"],
+      by: "maya",
+    });
+    const planned = expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
+    const taskId = (JSON.parse(planned.outputs.tasks ?? "[]") as string[])[0]!;
+    await planned.cleanup();
+    const inputs = {
+      task: taskId,
+      "claude-executable": claudeBin(),
+      "anthropic-base-url": model.url,
+      "anthropic-api-key": API_KEY,
+      "codex-executable": codexBin(),
+      "openai-base-url": openai.url,
+      "openai-api-key": OPENAI_KEY,
+    };
+    const step = async (mode: "run" | "review") => {
+      const r = await runAction({
+        mode,
+        inputs,
+        event: workflowDispatchEvent(fake),
+        fake,
+        env: { CLAUDE_CODE_MAX_RETRIES: "0" },
+        timeoutMs: 120_000,
+      });
+      await r.cleanup();
+      return expectSuccess(r);
+    };
+    await step("run");
+    const before = fake.calls.length;
+    const armed = fault ? fake.inject(fault) : undefined;
+    await step("review");
+    const ledger = await ledgerOf(fake);
+    const task = ledger.tasks.find((t) => t.id === taskId)!;
+    const pr = fake.pulls()[0]!;
+    const end: ReviewEndState = {
+      reviewComments: fake.comments(pr.number).filter((c) => c.body.includes("aegis:review")).length,
+      prLabels: fake.labelsOf(pr.number).sort(),
+      issueLabels: fake.labelsOf(n).sort(),
+      statusComments: fake.comments(n).filter((c) => c.body.includes("<!-- aegis:status -->")).length,
+      state: task.state,
+      notes: task.review?.notes?.length ?? 0,
+      transitions: task.history.map((h) => `${h.from ?? "∅"}→${h.to}`),
+    };
+    const writes = fake.calls
+      .slice(before)
+      .filter((c) => ["POST", "PUT", "PATCH", "DELETE"].includes(c.method) && !c.route.startsWith("GIT"))
+      .map((c) => ({ route: c.route, operationId: c.operationId }));
+    return { end, writes, hits: armed?.hits ?? 0 };
+  } finally {
+    await fake.close();
+  }
+}
+
+const reviewBaseline = await reviewLifecycle();
+const reviewEndpoints = [...new Map(reviewBaseline.writes.map((w) => [w.operationId, w])).values()];
+
 const FAULTS: [string, (op: string) => FaultSpec][] = [
   ["a 502 before it lands", (op) => ({ route: op, status: 502, when: "before" })],
   ["a 502 after it landed", (op) => ({ route: op, status: 502, when: "after" })],
@@ -125,6 +209,23 @@ describe("exactly once under faults", () => {
       // The fault did strike (the write is on the path), and left no trace in what users see.
       expect(hits).toBe(1);
       expect(end).toEqual(baseline.end);
+    });
+  });
+});
+
+describe("exactly once under faults: the review", () => {
+  it("the fault-free review posted one comment, labelled needs-fix and moved the task to reviewed", () => {
+    expect(reviewBaseline.end.reviewComments).toBe(1);
+    expect(reviewBaseline.end.prLabels).toContain("needs-fix");
+    expect(reviewBaseline.end.state).toBe("reviewed");
+    expect(reviewEndpoints.length).toBeGreaterThanOrEqual(3);
+  });
+
+  describe.each(reviewEndpoints)("$route", ({ operationId }) => {
+    it.each(FAULTS)("%s leaves the same end state", async (_name, make) => {
+      const { end, hits } = await reviewLifecycle(make(operationId));
+      expect(hits).toBe(1);
+      expect(end).toEqual(reviewBaseline.end);
     });
   });
 });

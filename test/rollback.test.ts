@@ -315,3 +315,92 @@ describe("rollback end to end", () => {
     await result.cleanup();
   }, 60_000);
 });
+
+// Exactly once under faults, for the rollback: every write endpoint a fault-free revert used (from
+// the calls it recorded) is struck by each fault in turn; the end state must be the fault-free one:
+// one revert PR, one comment on the original PR, the revert recorded once on the task.
+describe("rollback under faults", () => {
+  type Fault = import("./harness/fake-github/faults.js").FaultSpec;
+  const FAULTS: [string, (op: string) => Fault][] = [
+    ["a 502 before it lands", (op) => ({ route: op, status: 502, when: "before" })],
+    ["a 502 after it landed", (op) => ({ route: op, status: 502, when: "after" })],
+    ["a connection reset after it landed", (op) => ({ route: op, status: 0, when: "after" })],
+    [
+      "a secondary rate limit with retry-after",
+      (op) => ({ route: op, status: 403, when: "before", headers: { "retry-after": "1" } }),
+    ],
+  ];
+
+  async function revertOnce(fault?: Fault) {
+    const f = await startFakeGitHub({
+      users: { maya: "maintain" },
+      files: { "README.md": "# sandbox\n", "docs/guide.md": "# Guide\n\nversion one\n" },
+    });
+    try {
+      const client = new GitHub({ token: f.token, apiUrl: f.url, owner: f.owner, repo: f.repo });
+      const issue = f.seedIssue({ title: "Update the guide", labels: ["documentation"] }).number;
+      const store = new LedgerStore({
+        gh: client,
+        branch: "aegis-state",
+        now: () => new Date().toISOString(),
+      });
+      const { result: taskId } = await store.update("seed", (draft) => seedTask(draft, issue).id);
+      const branch = `auto/docs/${taskId}`;
+      await f.commitFile(branch, "docs/guide.md", "# Guide\n\nversion two\n", "Update the guide");
+      const { data: pr } = await client.octokit.rest.pulls.create({
+        owner: f.owner,
+        repo: f.repo,
+        head: branch,
+        base: "main",
+        title: "Update the guide",
+        body: `Fixes #${issue}`,
+      });
+      await client.octokit.rest.pulls.merge({ owner: f.owner, repo: f.repo, pull_number: pr.number });
+      await store.update("pr", (draft) => {
+        const task = draft.tasks.find((t) => t.id === taskId)!;
+        task.branch = branch;
+        task.pr = { number: pr.number, url: pr.html_url, merged: true };
+      });
+      f.resetCalls();
+      addLabelAs(f, pr.number, "aegis-revert", "maya");
+      const armed = fault ? f.inject(fault) : undefined;
+      const r = await runAction({
+        mode: "plan",
+        fake: f,
+        entry: ENTRY,
+        timeoutMs: 60_000,
+        event: await pullRequestLabeledEvent(f, pr.number, "aegis-revert", "maya"),
+      });
+      await r.cleanup();
+      expectSuccess(r);
+      const task = (await ledgerOf(f)).tasks.find((t) => t.id === taskId)!;
+      const reverts = f.pulls().filter((p) => p.pull?.head.startsWith("auto/revert/"));
+      const end = {
+        revertPulls: reverts.map((p) => `${p.state} ${p.pull!.head}`),
+        comments: f.comments(pr.number).map((c) => c.body.replace(/#\d+/g, "#N").slice(0, 80)),
+        recorded: revertOf(task)?.pr === reverts[0]?.number,
+        state: task.state,
+        transitions: task.history.length,
+      };
+      const writes = f.calls
+        .filter((c) => ["POST", "PUT", "PATCH", "DELETE"].includes(c.method) && !c.route.startsWith("GIT"))
+        .map((c) => c.operationId);
+      return { end, writes: [...new Set(writes)], hits: armed?.hits ?? 0 };
+    } finally {
+      await f.close();
+    }
+  }
+
+  it("every write of a revert, struck by each fault, leaves one revert PR and one comment", async () => {
+    const baseline = await revertOnce();
+    expect(baseline.end.revertPulls).toHaveLength(1);
+    expect(baseline.end.recorded).toBe(true);
+    expect(baseline.writes.length).toBeGreaterThanOrEqual(2);
+    for (const op of baseline.writes)
+      for (const [name, make] of FAULTS) {
+        const { end, hits } = await revertOnce(make(op));
+        expect(hits, `${op}: ${name}`).toBe(1);
+        expect(end, `${op}: ${name}`).toEqual(baseline.end);
+      }
+  }, 600_000);
+});

@@ -279,11 +279,21 @@ async function revert(
     ledger.takeStart(),
   );
   const standing = written.result ?? record;
-  if (created && standing.pr === opened.number)
+  // A PR this run did not create (its creation answered 5xx after landing, or an earlier run
+  // opened it and stopped) may or may not have been announced: the original PR's comments say.
+  if (standing.pr === opened.number && (created || !(await announced(ctx, pull.number, opened.number))))
     await gh.createComment(pull.number, revertOpenedComment(opened, by));
   return {
     issue: pull.number,
     decision: "revert opened",
     detail: `#${standing.pr} reverts task ${taskId} (issue #${task.issue}), requested by @${by}`,
   };
+}
+
+/** Whether the original PR already carries the comment announcing `revertPr` (first 100 comments). */
+async function announced(ctx: ModeContext, pr: number, revertPr: number): Promise<boolean> {
+  const expected = revertOpenedComment({ number: revertPr }, "").split("\n")[0]!;
+  return (await ctx.gh.listComments(pr)).some(
+    (c) => c.body.startsWith(expected) && c.body.includes(`#${revertPr} reverts this`),
+  );
 }
