@@ -91,8 +91,9 @@ export async function benchApi(): Promise<ApiResults> {
   const claim = await claimScenario();
   const verified = await verifiedRunScenario();
   const fix = await fixRoundScenario();
+  const faults = await faultCostScenario();
   return {
-    figures: [lifecycle.intake, ...approval, claim, ...lifecycle.rest, ...verified, ...fix],
+    figures: [lifecycle.intake, ...approval, claim, ...lifecycle.rest, ...verified, ...fix, ...faults],
     run: lifecycle.run,
   };
 }
@@ -311,6 +312,74 @@ async function verifiedRunScenario(): Promise<Figure[]> {
     ];
   } finally {
     await Promise.allSettled([sb.close(), anthropic.close()]);
+  }
+}
+
+/**
+ * What a fault costs: intake → run → PR with one write answered 502 after it landed (the hard
+ * case: the retry must recognise its own write). Each figure is the HTTP requests of both steps,
+ * the retry and any read-back included, against the same path without a fault.
+ */
+const onlyAdded = (counts: Record<string, number>) =>
+  Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0));
+
+async function faultCostScenario(): Promise<Figure[]> {
+  const anthropic = await startFakeAnthropic((ctx) => SESSION[ctx.step] ?? { text: "TASK_COMPLETE" });
+  const once = async (fault?: { route: string; what: string }) => {
+    const sb = await sandbox();
+    try {
+      const { fake } = sb;
+      const n = openIssue(fake, { title: "Document the usage", labels: ["documentation"], by: "maya" });
+      addLabelAs(fake, n, CONFIG.triggerLabel, "maya");
+      if (fault) fake.inject({ route: fault.route, status: 502, when: "after" });
+      const intake = must(
+        await step(sb, { mode: "plan", event: issueLabeledEvent(fake, n, CONFIG.triggerLabel, "maya") }),
+        "intake",
+      );
+      const taskId = claimed(intake)[0]!;
+      const ran = await step(sb, {
+        mode: "run",
+        inputs: {
+          "claude-executable": claudeBin(),
+          "anthropic-base-url": anthropic.url,
+          "anthropic-api-key": "sk-ant-bench",
+          task: taskId,
+        },
+        event: scheduleEvent(fake),
+        freshWorkspace: true,
+        timeoutMs: 150_000,
+      });
+      return ran.ok ? addCounts(intake.calls, ran.calls) : undefined;
+    } finally {
+      await sb.close();
+    }
+  };
+  try {
+    const clean = await once();
+    if (!clean) return [notAvailable("cost of a fault", "api.fault", "the fault-free run failed")];
+    const cases = [
+      { route: "issues/create-comment", what: "the status comment" },
+      { route: "pulls/create", what: "the PR creation" },
+      { route: "repos/create-or-update-file-contents", what: "a ledger write" },
+    ];
+    const figures: Figure[] = [];
+    for (const c of cases) {
+      const label = `intake → run with a 502 after ${c.what} landed (fault-free: ${totalCalls(clean)})`;
+      const id = `api.fault.${c.route.split("/")[1]}`;
+      const counts = await once(c);
+      figures.push(
+        counts
+          ? calls(label, id, onlyAdded(subtractCounts(counts, clean)), {
+              value: totalCalls(counts) - totalCalls(clean),
+              unit: "extra calls",
+              note: "the fault's answer, the retry, and the read-back that recognises the landed write (the fake keys a call by its answer, so the successful write it replaces is not listed)",
+            })
+          : notAvailable(label, id, "the run failed under the fault"),
+      );
+    }
+    return figures;
+  } finally {
+    await anthropic.close();
   }
 }
 

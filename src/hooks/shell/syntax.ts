@@ -1,4 +1,10 @@
 // Thin, typed access to the mvdan/sh syntax tree (GopherJS objects expose Go struct fields as properties).
+//
+// Why mvdan-sh and not its author's successor, sh-syntax (checked with sh-syntax 0.7.0): its
+// `parse` returns each statement's command as a bare position ({Pos, End}), without the command's
+// kind, words or substitutions: the gate could not see `rm -rf /` inside `x=$(…)`. It loads
+// faster (36 ms median against 82 ms for load, parse and walk, fresh processes, interleaved), but
+// a gate that cannot read commands is no gate. Revisit when its tree carries the commands.
 import sh from "mvdan-sh";
 
 export type Node = Readonly<Record<string, unknown>>;
