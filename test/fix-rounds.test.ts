@@ -125,6 +125,10 @@ describe("fix rounds", () => {
     expect(fake!.labelsOf(pr)).not.toContain("aegis-fix");
     expect(fake!.comments(pr).some((c) => c.body.includes("@rick added `aegis-fix`"))).toBe(true);
 
+    // Inline comments on the diff: the maintainer's reaches the round's brief with its place; a
+    // reader's does not.
+    await fake!.seedReviewComment(pr, { user: "maya", path: "calc.js", line: 1, body: "Use Number here" });
+    await fake!.seedReviewComment(pr, { user: "rick", path: "calc.js", line: 1, body: "Ship it as is" });
     // The maintainer's label queues and claims the round.
     const claimed = await fixLabel(pr, "maya");
     expect(JSON.parse(claimed.outputs.tasks ?? "[]")).toEqual([taskId]);
@@ -134,6 +138,8 @@ describe("fix rounds", () => {
     const sent = JSON.stringify(model!.requests.at(-1)?.messages ?? []);
     expect(sent).toContain("Fix round 1 of 3");
     expect(sent).toContain(FINDING);
+    expect(sent).toContain("@maya: (on calc.js:1) Use Number here");
+    expect(sent).not.toContain("Ship it as is");
 
     // The same PR, one commit more on the same branch (no force push), its body says the round.
     expect(fake!.pulls()).toHaveLength(1);

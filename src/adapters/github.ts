@@ -244,6 +244,25 @@ export class GitHub {
     }));
   }
 
+  /** Inline review comments on a pull request's diff (the first 100), oldest first. */
+  async listReviewComments(
+    pr: number,
+  ): Promise<{ author: string; bot: boolean; body: string; path: string; line: number | null }[]> {
+    const { data } = await this.octokit.rest.pulls.listReviewComments({
+      owner: this.owner,
+      repo: this.repo,
+      pull_number: pr,
+      per_page: 100,
+    });
+    return data.map((c) => ({
+      author: c.user?.login ?? "",
+      bot: c.user?.type === "Bot" || (c.user?.login ?? "").endsWith("[bot]"),
+      body: c.body ?? "",
+      path: c.path,
+      line: c.line ?? c.original_line ?? null,
+    }));
+  }
+
   async deleteComment(commentId: number): Promise<void> {
     if (this.skipWrite(`delete comment ${commentId}`)) return;
     try {

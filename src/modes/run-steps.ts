@@ -220,8 +220,9 @@ export async function lineCounts(cwd: string, paths: string[]): Promise<NamedFil
 }
 
 /**
- * A fix round's brief: the review's findings the ledger kept, and the PR's comments by people
- * with write, maintain or admin permission (aegis's own marked comments and bots left out).
+ * A fix round's brief: the review's findings the ledger kept, and what people with write,
+ * maintain or admin permission said on the PR — its conversation and the inline comments on its
+ * diff, each with the file and line it is about (aegis's own marked comments and bots left out).
  */
 export async function fixRoundBrief(
   ctx: ModeContext,
@@ -231,14 +232,27 @@ export async function fixRoundBrief(
 ): Promise<FixRoundBrief> {
   const notes = (task.review as { notes?: unknown } | undefined)?.notes;
   const comments: { author: string; body: string }[] = [];
+  const roles = new Map<string, Promise<string>>();
+  const writer = async (author: string) => {
+    if (!roles.has(author)) roles.set(author, ctx.gh.permissionOf(author));
+    return ["write", "maintain", "admin"].includes(await roles.get(author)!);
+  };
   try {
     for (const c of await ctx.gh.listComments(pr)) {
       if (c.bot || !c.author || /<!-- aegis:/.test(c.body)) continue;
-      const role = await ctx.gh.permissionOf(c.author);
-      if (["write", "maintain", "admin"].includes(role)) comments.push({ author: c.author, body: c.body });
+      if (await writer(c.author)) comments.push({ author: c.author, body: c.body });
     }
   } catch (error) {
     core.warning(`Could not read the comments on #${pr}: ${(error as Error).message}`);
+  }
+  try {
+    for (const c of await ctx.gh.listReviewComments(pr)) {
+      if (c.bot || !c.author || /<!-- aegis:/.test(c.body)) continue;
+      const where = `${c.path}${c.line ? `:${c.line}` : ""}`;
+      if (await writer(c.author)) comments.push({ author: c.author, body: `(on ${where}) ${c.body}` });
+    }
+  } catch (error) {
+    core.warning(`Could not read the review comments on #${pr}: ${(error as Error).message}`);
   }
   return {
     round,

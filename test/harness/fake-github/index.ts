@@ -90,6 +90,11 @@ export interface FakeGitHub {
   issue(n: number): IssueRec | undefined;
   labelsOf(n: number): string[];
   comments(n: number): CommentRec[];
+  /** An inline review comment on pull request `pr`'s diff, at its head commit. */
+  seedReviewComment(
+    pr: number,
+    c: { user: string; path: string; line: number; body: string },
+  ): Promise<number>;
   pulls(): IssueRec[];
   git(args: string[], input?: string | Buffer): Promise<string>;
   branchSha(branch: string): Promise<string | null>;
@@ -207,6 +212,14 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
       l.color = color;
       l.description = description;
       return l;
+    },
+    async seedReviewComment(pr, c) {
+      const pull = store.issues.get(pr);
+      if (!pull?.pull) throw new Error(`#${pr} is not a pull request`);
+      const id = store.id();
+      const commitId = (await repo.refSha(`refs/heads/${pull.pull.head}`)) ?? "0".repeat(40);
+      store.reviewComments.set(id, { id, pull: pr, ...c, commitId, createdAt: store.clock.now() });
+      return id;
     },
     seedIssue(s) {
       const now = store.clock.now();

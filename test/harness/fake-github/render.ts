@@ -1,6 +1,14 @@
 // JSON builders for GitHub's response schemas: every required field, nothing from GitHub's
 // examples (some of which fail their own schemas).
-import type { CommentRec, EventRec, IssueRec, LabelRec, Permission, Store } from "./state.js";
+import type {
+  CommentRec,
+  EventRec,
+  IssueRec,
+  LabelRec,
+  Permission,
+  ReviewCommentRec,
+  Store,
+} from "./state.js";
 
 export interface Site {
   url: string;
@@ -140,6 +148,37 @@ export function comment(site: Site, store: Store, c: CommentRec): Record<string,
     updated_at: c.updatedAt,
     author_association: authorAssociation(store, c.user),
     reactions: reactions(`${repoApi(site)}/issues/comments/${c.id}`),
+  };
+}
+
+export function reviewComment(site: Site, store: Store, c: ReviewCommentRec): Record<string, unknown> {
+  const self = `${repoApi(site)}/pulls/comments/${c.id}`;
+  const html = `${repoHtml(site)}/pull/${c.pull}#discussion_r${c.id}`;
+  const pull = `${repoApi(site)}/pulls/${c.pull}`;
+  return {
+    url: self,
+    pull_request_review_id: c.id + 1,
+    id: c.id,
+    node_id: `PRRC_${c.id}`,
+    diff_hunk: `@@ -${c.line},1 +${c.line},1 @@`,
+    path: c.path,
+    position: c.line,
+    original_position: c.line,
+    commit_id: c.commitId,
+    original_commit_id: c.commitId,
+    user: user(site, c.user),
+    body: c.body,
+    created_at: c.createdAt,
+    updated_at: c.createdAt,
+    html_url: html,
+    pull_request_url: pull,
+    author_association: authorAssociation(store, c.user),
+    _links: { self: { href: self }, html: { href: html }, pull_request: { href: pull } },
+    line: c.line,
+    original_line: c.line,
+    side: "RIGHT",
+    subject_type: "line",
+    reactions: reactions(self),
   };
 }
 

@@ -52,6 +52,18 @@ export interface CommentRec {
   updatedAt: string;
 }
 
+/** An inline review comment on a pull request's diff. */
+export interface ReviewCommentRec {
+  id: number;
+  pull: number;
+  path: string;
+  line: number;
+  body: string;
+  user: string;
+  commitId: string;
+  createdAt: string;
+}
+
 export interface EventRec {
   id: number;
   issue: number;
@@ -76,6 +88,7 @@ export class Store {
   readonly labels = new Map<number, LabelRec>();
   readonly issues = new Map<number, IssueRec>();
   readonly comments = new Map<number, CommentRec>();
+  readonly reviewComments = new Map<number, ReviewCommentRec>();
   readonly events: EventRec[] = [];
   readonly users = new Map<string, Permission>();
   /** Commits made through the REST API without a signature of their own: GitHub signs them. */

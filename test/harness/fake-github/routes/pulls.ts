@@ -273,6 +273,18 @@ async function requestReviewers(ctx: Ctx): Promise<Reply> {
 }
 
 export const pullHandlers: Record<string, Handler> = {
+  "pulls/list-review-comments": (ctx) => {
+    const p = getPull(ctx);
+    const all = [...ctx.store.reviewComments.values()]
+      .filter((c) => c.pull === p.number)
+      .sort((a, b) => a.id - b.id);
+    const { page, headers } = paginate(ctx, all);
+    return json(
+      200,
+      page.map((c) => render.reviewComment(ctx.site, ctx.store, c)),
+      headers,
+    );
+  },
   "pulls/request-reviewers": requestReviewers,
   "pulls/create": create,
   "pulls/list": list,
