@@ -470,7 +470,7 @@ async function fixRoundScenario(): Promise<Figure[]> {
       ];
     return [
       calls(label, "api.fix-round", addCounts(queued.calls, fixed.calls), {
-        note: "beside a first run: + the PR's comments read for the brief, the PR edited instead of opened",
+        note: "beside a first run: + the PR's comments and inline review comments read for the brief, the PR edited instead of opened",
       }),
     ];
   } finally {
