@@ -83,6 +83,30 @@ describe("the checkout's copy for the room", () => {
       "HEAD",
     );
 
+    // Git directories under other names: a bare mirror another step left in a cache, a separate
+    // git dir reached by a link, a submodule named "objects" and a branch named "index".
+    await exec("git", ["clone", "-q", "--bare", tools, path.join(ws, "cache", "tools.git")]);
+    await git(
+      path.join(ws, "cache", "tools.git"),
+      "config",
+      "remote.origin.url",
+      `https://x:${PAT}@github.com/o/t`,
+    );
+    await repo(path.join(ws, "sep"), "s.txt");
+    await exec("mv", [path.join(ws, "sep", ".git"), path.join(ws, ".repos-sep")]);
+    await writeFile(path.join(ws, "sep", ".git"), "gitdir: ../.repos-sep\n");
+    await git(path.join(ws, ".repos-sep"), "config", "http.extraheader", `AUTHORIZATION: bearer ${PAT}`);
+    await mkdir(path.join(ws, ".git", "modules", "objects"), { recursive: true });
+    await writeFile(
+      path.join(ws, ".git", "modules", "objects", "config"),
+      `[http]\n\textraheader = bearer ${PAT}\n`,
+    );
+    await mkdir(path.join(ws, ".git", "logs", "refs", "heads"), { recursive: true });
+    await writeFile(
+      path.join(ws, ".git", "logs", "refs", "heads", "index"),
+      `0 1 t <t@x> 0 +0000\tfetch https://x:${PAT}@github.com/o/r main:index\n`,
+    );
+
     // A git link to a repository outside the workspace, and a credential store.
     const outside = path.join(root, "outside");
     await repo(outside, "secret.txt");
@@ -105,6 +129,7 @@ describe("the checkout's copy for the room", () => {
         "deploy/.git-credentials: a credential file another step wrote",
         "tools/.git/FETCH_HEAD: git metadata holding a credential",
         "tools/.git/logs/HEAD: git metadata holding a credential",
+        ".git/logs/refs/heads/index: git metadata holding a credential",
         "vendor/.git: a git link that leads out of the checkout",
       ].sort(),
     );

@@ -4,7 +4,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { allowedCall, startModelProxy, type ModelProxy } from "../src/adapters/model-proxy.js";
-import { refusedRequest } from "../src/core/model-request.js";
+import { refusedRequest, withoutOpenPageSearch } from "../src/core/model-request.js";
 
 let upstream: http.Server | undefined;
 let proxy: ModelProxy | undefined;
@@ -188,6 +188,12 @@ describe("model proxy", () => {
         },
       ],
     });
+    // A duplicate key is read once, here: what goes up is the body as checked.
+    const twice = msg({}).replace('"model":"m"', '"model":"m","model":"m2"');
+    expect((await post(`${proxy.url}/v1/messages`, key, twice)).status).toBe(200);
+    expect(JSON.parse(seen.at(-1)!.body).model).toBe("m2");
+    expect(seen.at(-1)!.body.match(/"model"/g)).toHaveLength(1);
+    seen.length = 0;
     const passed = await post(`${proxy.url}/v1/messages`, { ...key, "anthropic-organization": "other" }, ok);
     expect(passed.status).toBe(200);
     expect(seen).toHaveLength(1);
@@ -214,6 +220,36 @@ describe("model proxy", () => {
       },
       { ...base, input: [{ role: "user", content: [{ type: "input_file", file_id: "file_1" }] }] },
       { ...base, input: [{ type: "item_reference", id: "msg_1" }] },
+      { ...base, input: [{ id: "msg_1" }] },
+      { ...base, tools: [{ type: "web_search" }] },
+      {
+        ...base,
+        input: [
+          { type: "additional_tools", tools: [{ type: "shell", environment: { type: "container_auto" } }] },
+        ],
+      },
+      {
+        ...base,
+        input: [
+          {
+            type: "additional_tools",
+            tools: [{ type: "function", name: "x", environment: { type: "container_auto" } }],
+          },
+        ],
+      },
+      {
+        ...base,
+        input: [
+          {
+            role: "user",
+            content: [{ type: "input_image", image_url: { url: "https://evil.example/x.png" } }],
+          },
+        ],
+      },
+      {
+        ...base,
+        input: [{ role: "user", content: [{ type: "input_file", file_data: "https://evil.example/x.pdf" }] }],
+      },
       {
         ...base,
         tools: [
@@ -233,7 +269,6 @@ describe("model proxy", () => {
           { type: "function", name: "shell", parameters: {} },
           { type: "custom", name: "apply_patch" },
           { type: "local_shell" },
-          { type: "web_search" },
           {
             type: "namespace",
             name: "codex",
@@ -245,6 +280,26 @@ describe("model proxy", () => {
         ],
       }),
     ).toBeUndefined();
+  });
+
+  it("OpenAI's web search (it can open a page the model picks) is taken out of every tool list", () => {
+    const body = {
+      model: "m",
+      tools: [{ type: "web_search" }, { type: "function", name: "f", parameters: {} }],
+      input: [
+        {
+          type: "additional_tools",
+          tools: [{ type: "web_search_preview" }, { type: "custom", name: "exec" }],
+        },
+      ],
+    };
+    const cleaned = withoutOpenPageSearch("openai", body);
+    expect(JSON.stringify(cleaned)).not.toContain("web_search");
+    expect(refusedRequest("openai", cleaned)).toBeUndefined();
+    expect(refusedRequest("openai", body)).toBeDefined();
+    // Anthropic's web search only searches: it stays.
+    const anthropic = { tools: [{ type: "web_search_20250305", name: "web_search" }] };
+    expect(withoutOpenPageSearch("anthropic", anthropic)).toEqual(anthropic);
   });
 
   it("the route list, per scheme", () => {

@@ -7,6 +7,7 @@ import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -148,6 +149,44 @@ describe.skipIf(!asRoot)("cleaning up the agent's room", () => {
     // Freed with the room: the next step opens it.
     const next = await openRoom({ sandbox: "user", runnerTemp, userName: name });
     await next.dispose();
+  });
+
+  it("hides the name services' sockets (systemd-resolved, the D-Bus system bus) from the room's processes", async () => {
+    const dir = "/run/systemd/resolve";
+    const made = !existsSync(dir);
+    await mkdir(dir, { recursive: true });
+    const socket = path.join(dir, `io.systemd.Resolve.aegt-${randomBytes(3).toString("hex")}`);
+    const server = net.createServer((c) => c.end());
+    await new Promise<void>((r) => server.listen(socket, r));
+    await chmod(socket, 0o666);
+    cleanups.push(async () => {
+      await new Promise((r) => server.close(r));
+      await rm(socket, { force: true });
+      if (made) await rm("/run/systemd", { recursive: true, force: true });
+    });
+    const runnerTemp = await mkdtemp(path.join(os.tmpdir(), "aegis-cleanup-"));
+    cleanups.push(() => rm(runnerTemp, { recursive: true, force: true }));
+    const name = `aegt-h${randomBytes(4).toString("hex")}`;
+    cleanups.push(() => exec("userdel", [name]));
+    const room = await openRoom({
+      sandbox: "user",
+      runnerTemp,
+      userName: name,
+      egress: { kind: "allow", entries: [] },
+    });
+    cleanups.push(async () => {
+      await room.reap();
+      await room.dispose();
+    });
+    const probe = `test -S '${socket}' && echo visible || echo hidden; ls -A /run/dbus 2>/dev/null | wc -l; id -u`;
+    const cmd = room.launch("/bin/bash", ["-c", probe], { PATH: "/usr/bin:/bin" });
+    const { stdout } = await exec(cmd.file, cmd.args, { env: cmd.env });
+    const [seen, dbusEntries, uid] = stdout.trim().split("\n");
+    expect(seen).toBe("hidden");
+    expect(dbusEntries).toBe("0");
+    expect(Number(uid)).toBe(room.user!.uid);
+    // Only the room's view changed: the machine still has its socket.
+    expect(existsSync(socket)).toBe(true);
   });
 
   it("names the room's user after the runner", () => {

@@ -17,6 +17,7 @@
  *   is left out of the copy, and the log says so.
  */
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { chmod, lstat, mkdtemp, readdir, readFile, realpath, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -46,9 +47,24 @@ export async function copyCheckout(
   await chmod(work, 0o755);
   const found = await survey(work);
   const leftOut: LeftOut[] = [];
-  for (const dir of found.gitDirs) leftOut.push(...(await scrubGitDir(work, dir)));
+  const scrubbed = new Set<string>();
+  const scrub = async (dir: string) => {
+    const real = await realpath(path.join(work, dir)).catch(() => undefined);
+    if (!real || scrubbed.has(real)) return;
+    scrubbed.add(real);
+    const done = await scrubGitDir(work, path.relative(work, real));
+    leftOut.push(...done.leftOut);
+    // A worktree's shared repository elsewhere in the copy is scrubbed as well.
+    for (const common of done.commonDirs) await scrub(common);
+  };
+  for (const dir of found.gitDirs) await scrub(dir);
   for (const link of found.gitLinks) {
-    if (await leadsInside(work, await gitLinkTarget(path.join(work, link)))) continue;
+    const target = await gitLinkTarget(path.join(work, link));
+    if (await leadsInside(work, target)) {
+      // A git directory inside the copy under any name (`.repos/lib`, a worktree's admin folder).
+      await scrub(path.relative(work, target!));
+      continue;
+    }
     // The checkout's own repository elsewhere (a worktree, say): the room would read it there.
     if (link === ".git")
       throw new Error(
@@ -67,8 +83,20 @@ export async function copyCheckout(
 }
 
 /**
+ * Whether `dir` is a git directory by its shape, whatever its name: a `HEAD` file and an object
+ * store (a repository, bare or not, a submodule's) or a `commondir` (a worktree's admin folder).
+ */
+function isGitDir(dir: string): boolean {
+  return (
+    existsSync(path.join(dir, "HEAD")) &&
+    (existsSync(path.join(dir, "objects")) || existsSync(path.join(dir, "commondir")))
+  );
+}
+
+/**
  * One walk of the copy (symbolic links not followed): its git directories — a `.git` directory
- * anywhere, a nested checkout's too — its git links (`.git` files), and files named as credential
+ * anywhere, a nested checkout's, and any folder shaped like one (a bare clone or mirror another
+ * step left, a separate git dir) — its git links (`.git` files), and files named as credential
  * files. A git directory is not walked here but by `scrubGitDir`.
  */
 async function survey(
@@ -84,7 +112,8 @@ async function survey(
         if (e.isDirectory()) out.gitDirs.push(rel);
         // A file is a link to a git directory; so, for git, is a symbolic link named .git.
         else out.gitLinks.push(rel);
-      } else if (e.isDirectory()) await walk(full);
+      } else if (e.isDirectory() && isGitDir(full)) out.gitDirs.push(rel);
+      else if (e.isDirectory()) await walk(full);
       else if (e.isFile() && CREDENTIAL_FILE_NAMES.some((n) => n.test(e.name))) out.credentialFiles.push(rel);
     }
   };
@@ -110,23 +139,30 @@ async function leadsInside(root: string, target: string | undefined): Promise<bo
   return real === top || real.startsWith(`${top}/`);
 }
 
-/** Files of a git directory never read for credentials: git's own binary stores. */
+/**
+ * Entries at the top of a git directory never read for credentials: git's own binary stores.
+ * Only there: a submodule or a branch may be named `objects` or `index` deeper down.
+ */
 const GIT_STORES = new Set(["objects", "lfs", "index"]);
 
 /**
  * Rewrites every config of the git directory `rel` (relative to `root`) and returns the other
  * files of it to leave out: any holding a credential's shape or an extra header, and links
- * (`commondir`) that lead out of the copy.
+ * (`commondir`) that lead out of the copy; `commonDirs` are the shared repositories its worktrees
+ * name elsewhere in the copy, for the caller to scrub in turn.
  */
-async function scrubGitDir(root: string, rel: string): Promise<LeftOut[]> {
+async function scrubGitDir(root: string, rel: string): Promise<{ leftOut: LeftOut[]; commonDirs: string[] }> {
   const leftOut: LeftOut[] = [];
+  const commonDirs: string[] = [];
   const top = path.join(root, rel);
   const walk = async (dir: string, depth: number): Promise<void> => {
     const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    // The top of this git directory, or of one inside it (`modules/<name>`, `worktrees/<name>`).
+    const atGitTop = depth === 0 || isGitDir(dir);
     for (const e of entries) {
       const full = path.join(dir, e.name);
       const relative = path.relative(root, full);
-      if (GIT_STORES.has(e.name)) continue;
+      if (atGitTop && GIT_STORES.has(e.name)) continue;
       if (e.isDirectory()) await walk(full, depth + 1);
       else if (!e.isFile()) continue;
       else if (e.name === "config" || e.name === "config.worktree")
@@ -136,12 +172,14 @@ async function scrubGitDir(root: string, rel: string): Promise<LeftOut[]> {
         const target = path.resolve(dir, (await readFile(full, "utf8").catch(() => "")).trim());
         if (!(await leadsInside(root, target)))
           leftOut.push({ path: relative, why: "a git link that leads out of the checkout" });
+        else if (!(await realpath(target).catch(() => target)).startsWith(await realpath(top)))
+          commonDirs.push(path.relative(root, target));
       } else if (await holdsCredentialShape(full))
         leftOut.push({ path: relative, why: "git metadata holding a credential" });
     }
   };
   await walk(top, 0);
-  return leftOut;
+  return { leftOut, commonDirs };
 }
 
 async function holdsCredentialShape(file: string): Promise<boolean> {

@@ -19,7 +19,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import { refusedRequest } from "../core/model-request.js";
+import { refusedRequest, withoutOpenPageSearch } from "../core/model-request.js";
 
 export interface ModelProxyOptions {
   /** The upstream API root: `anthropic-base-url` (no /v1) or `openai-base-url` (ends in /v1). */
@@ -148,8 +148,11 @@ export async function startModelProxy(opts: ModelProxyOptions): Promise<ModelPro
           } catch {
             return refuse(res, 400, "invalid_request_error", "the request body is not JSON");
           }
+          parsed = withoutOpenPageSearch(opts.scheme, parsed);
           const why = refusedRequest(opts.scheme, parsed);
           if (why) return refuse(res, 403, "permission_error", `${why}, which the agent's room may not`);
+          // What goes up is what was checked: one reading of every key, whatever the provider's parser.
+          return forward(req, res, rest, Buffer.from(JSON.stringify(parsed), "utf8"));
         }
         forward(req, res, rest, body);
       },

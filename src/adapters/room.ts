@@ -265,9 +265,44 @@ export async function processesOf(uid: number): Promise<number[]> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function roomLauncher(privilege: Privilege, user: RoomUser): Launcher {
+/**
+ * Unix sockets through which any local user can have the system resolve a name — systemd-resolved's
+ * varlink socket, the D-Bus system bus (resolve1), nscd — and so send a lookup out as another user,
+ * past the room's egress rules and its name filter. The room's processes see an empty folder there.
+ */
+export const NAME_SERVICE_DIRS = ["/run/systemd/resolve", "/run/dbus", "/run/nscd"];
+
+/** What the launcher runs (as root) before dropping to the room's user: the folders hidden. */
+function hidingScript(hidden: readonly string[]): string {
+  const mounts = hidden.map((d) => `/usr/bin/mount -t tmpfs -o size=4k,mode=755 aegis-hidden '${d}'`);
+  return [...mounts, 'exec "$@"'].join(" && ");
+}
+
+function roomLauncher(privilege: Privilege, user: RoomUser, hidden: readonly string[] = []): Launcher {
+  // Each process of the room starts in a mount namespace of its own where the name services'
+  // sockets are hidden; mounts made there never reach the machine.
+  const hide = hidden.length
+    ? [
+        "/usr/bin/unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "/bin/sh",
+        "-c",
+        hidingScript(hidden),
+        "sh",
+      ]
+    : [];
   return (file, args, env) => {
-    if (privilege === "root") return { file: "setpriv", args: [...setprivArgs(user), file, ...args], env };
+    if (privilege === "root") {
+      if (!hide.length) return { file: "setpriv", args: [...setprivArgs(user), file, ...args], env };
+      return {
+        file: hide[0]!,
+        args: [...hide.slice(1), "setpriv", ...setprivArgs(user), file, ...args],
+        env,
+      };
+    }
     // sudo keeps the environment with -E (implied SETENV for `ALL`) but replaces PATH with its
     // secure_path: `env` puts the room's PATH back (a path list, never a secret).
     return {
@@ -276,6 +311,7 @@ function roomLauncher(privilege: Privilege, user: RoomUser): Launcher {
         "-n",
         "-E",
         "--",
+        ...hide,
         "setpriv",
         ...setprivArgs(user),
         "/usr/bin/env",
@@ -404,6 +440,24 @@ async function limitEgress(
   }
 }
 
+/**
+ * The name services' folders present on this machine, once a mount namespace is known to work.
+ * Under an allow-list a machine that has them but cannot hide them fails closed; with `"*"` the
+ * room may resolve any name anyway, and nothing is hidden.
+ */
+async function nameServicesToHide(privilege: Privilege, policy: EgressPolicy): Promise<string[]> {
+  if (policy.kind === "open") return [];
+  const present = NAME_SERVICE_DIRS.filter((d) => existsSync(d));
+  if (!present.length) return [];
+  await privileged(
+    privilege,
+    "/usr/bin/unshare",
+    ["--mount", "--propagation", "private", "--", "/bin/sh", "-c", hidingScript(present), "sh", "/bin/true"],
+    `hiding the name services' sockets (${present.join(", ")}) from the room`,
+  );
+  return present;
+}
+
 async function buildSandboxed(
   privilege: Privilege,
   user: RoomUser,
@@ -412,7 +466,7 @@ async function buildSandboxed(
   policy: EgressPolicy = { kind: "open" },
 ): Promise<Room> {
   const me = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
-  const launch = roomLauncher(privilege, user);
+  const launch = roomLauncher(privilege, user, await nameServicesToHide(privilege, policy));
   const dirs = roomDirs(base);
   const cleanup = userRoomCleanup(privilege, user, base);
   const closed: { path: string; mode: number }[] = [];

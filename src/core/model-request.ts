@@ -12,8 +12,10 @@
  *   responses and prompts, code-execution containers).
  *
  * Each is refused, wherever it sits in the body. What the CLIs use stays: their own tools (run
- * by the CLI, inside the room), inline images and documents, and web search (queries go to the
- * provider's search, not to an address the room picks).
+ * by the CLI, inside the room), inline images and documents, and Anthropic's web search (queries
+ * go to the provider's search, not to an address the room picks; OpenAI's can open a page, so it
+ * is refused). The body the proxy forwards is the one checked, serialised again, so a duplicate
+ * key read differently upstream cannot slip past.
  */
 
 export type ModelScheme = "anthropic" | "openai";
@@ -29,7 +31,8 @@ const OPENAI_TOOL_TYPES = [
   /^function$/,
   /^custom$/,
   /^local_shell$/,
-  /^web_search(_preview)?(_\d{4}_\d{2}_\d{2})?$/,
+  // Not web_search: OpenAI's has `open_page` and `find_in_page` actions, a fetch of a URL the
+  // model (which the room can steer) picks.
   // Codex groups its own tools under a namespace; what it holds is checked in turn.
   /^namespace$/,
 ];
@@ -40,12 +43,33 @@ const OPENAI_TOOL_TYPES = [
  */
 const PROVIDER_ACTIONS: Record<ModelScheme, RegExp> = {
   anthropic: /^(web_fetch_\d{8}|code_execution_\d{8}|mcp_toolset|mcp_tool_use|container_upload)$/,
-  openai: /^(mcp|file_search|code_interpreter|image_generation|item_reference)$/,
+  openai:
+    /^(mcp|file_search|code_interpreter|image_generation|item_reference|shell|tool_search|container_reference|web_search\w*)$/,
 };
 
 /** Top-level fields that reach stored data or servers beyond the model. */
 const ANTHROPIC_FIELDS = ["mcp_servers", "container"];
 const OPENAI_FIELDS = ["previous_response_id", "conversation", "prompt", "background"];
+
+/**
+ * The body without OpenAI's web search tool, wherever a `tools` list offers it: Codex offers it
+ * by default, and its `open_page` action fetches a page the model picks. The session goes on
+ * without it; anything else is left for `refusedRequest` to judge.
+ */
+export function withoutOpenPageSearch(scheme: ModelScheme, body: unknown, depth = 0): unknown {
+  if (scheme !== "openai" || depth > MAX_DEPTH) return body;
+  if (Array.isArray(body)) return body.map((item) => withoutOpenPageSearch(scheme, item, depth + 1));
+  if (!isRecord(body)) return body;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body))
+    out[key] =
+      key === "tools" && Array.isArray(value)
+        ? value
+            .filter((t) => !(isRecord(t) && typeof t.type === "string" && /^web_search/.test(t.type)))
+            .map((t) => withoutOpenPageSearch(scheme, t, depth + 1))
+        : withoutOpenPageSearch(scheme, value, depth + 1);
+  return out;
+}
 
 /**
  * Why the provider must not be asked this, or undefined. `body` is the parsed JSON of a POST to
@@ -55,6 +79,11 @@ export function refusedRequest(scheme: ModelScheme, body: unknown): string | und
   if (!isRecord(body)) return "the request body is not a JSON object";
   for (const field of scheme === "anthropic" ? ANTHROPIC_FIELDS : OPENAI_FIELDS)
     if (body[field] !== undefined && body[field] !== null) return `the request sets ${field}`;
+  if (scheme === "openai" && Array.isArray(body.input))
+    for (const item of body.input)
+      // An input item with an id and no type is read as a reference to a stored item.
+      if (isRecord(item) && item.id !== undefined && item.type === undefined)
+        return "an input item refers to a stored item by id";
   return refusedTools(scheme, body.tools, 0) ?? remoteReference(scheme, body, 0);
 }
 
@@ -93,18 +122,38 @@ function remoteReference(scheme: ModelScheme, value: unknown, depth: number): st
   if (!isRecord(value)) return undefined;
   if (typeof value.type === "string" && PROVIDER_ACTIONS[scheme].test(value.type))
     return `the request holds a ${JSON.stringify(value.type)} item, which the provider would act on`;
+  // Tools listed anywhere (Codex puts some in an input item) meet the same allow-list.
+  if (Array.isArray(value.tools)) {
+    const why = refusedTools(scheme, value.tools, 0);
+    if (why) return why;
+  }
+  const environment = value.environment;
+  if (
+    isRecord(environment) &&
+    typeof environment.type === "string" &&
+    environment.type.startsWith("container")
+  )
+    return "the request asks for a provider-hosted container";
   if (scheme === "anthropic") {
     // { type: "image" | "document", source: { type: "url" | "file", … } }
     const source = value.source;
     if (isRecord(source) && (source.type === "url" || source.type === "file"))
       return `a content block asks the provider to fetch its ${String(source.type)} source`;
   } else {
+    // An image or file travels inline (a data: URL, base64), never as an address to fetch. Only
+    // content items are judged: a tool's parameter schema may well have a property of that name.
+    if (value.type === "input_image" || value.type === "image_url") {
+      const imageUrl = isRecord(value.image_url) ? value.image_url.url : value.image_url;
+      if (value.image_url !== undefined && !(typeof imageUrl === "string" && imageUrl.startsWith("data:")))
+        return "an input image asks the provider to fetch a URL";
+    }
     if (
-      value.type === "input_image" &&
-      typeof value.image_url === "string" &&
-      !value.image_url.startsWith("data:")
+      value.type === "input_file" &&
+      typeof value.file_data === "string" &&
+      !value.file_data.startsWith("data:") &&
+      value.file_data.includes("://")
     )
-      return "an input image asks the provider to fetch a URL";
+      return "an input file's data is a URL";
     if (value.type === "input_image" && value.file_id !== undefined)
       return "an input image names a stored file";
     if (value.type === "input_file" && (value.file_url !== undefined || value.file_id !== undefined))
