@@ -13,8 +13,8 @@
  *
  * Each is refused, wherever it sits in the body. What the CLIs use stays: their own tools (run
  * by the CLI, inside the room), inline images and documents, and Anthropic's web search (queries
- * go to the provider's search, not to an address the room picks; OpenAI's can open a page, so it
- * is refused). The body the proxy forwards is the one checked, serialised again, so a duplicate
+ * go to the provider's search, not to an address the room picks; OpenAI's can open a page, so the
+ * proxy takes it out of the tool lists, see withoutOpenPageSearch). The body the proxy forwards is the one checked, serialised again, so a duplicate
  * key read differently upstream cannot slip past.
  */
 
@@ -33,6 +33,7 @@ const OPENAI_TOOL_TYPES = [
   /^local_shell$/,
   // Not web_search: OpenAI's has `open_page` and `find_in_page` actions, a fetch of a URL the
   // model (which the room can steer) picks.
+
   // Codex groups its own tools under a namespace; what it holds is checked in turn.
   /^namespace$/,
 ];
