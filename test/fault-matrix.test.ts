@@ -44,6 +44,56 @@ afterAll(async () => {
   await openai.close();
 });
 
+/** The issue every scenario starts from: an auto_safe docs task, claimed at intake. */
+function openUsageIssue(fake: FakeGitHub): number {
+  return openIssue(fake, {
+    title: "Document the usage",
+    body: "Write a USAGE.md that says how to start a task.",
+    labels: ["documentation"],
+    by: "maya",
+  });
+}
+
+/** The maintainer's trigger label and its plan run; the task it claimed. */
+async function intake(fake: FakeGitHub, n: number): Promise<string> {
+  const planned = expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
+  await planned.cleanup();
+  return (JSON.parse(planned.outputs.tasks ?? "[]") as string[])[0]!;
+}
+
+/** One run or review step of `taskId` through the bundle, against both scripted models. */
+async function step(
+  fake: FakeGitHub,
+  mode: "run" | "review",
+  taskId: string,
+  env: Record<string, string> = {},
+) {
+  const r = await runAction({
+    mode,
+    inputs: {
+      task: taskId,
+      "claude-executable": claudeBin(),
+      "anthropic-base-url": model.url,
+      "anthropic-api-key": API_KEY,
+      "codex-executable": codexBin(),
+      "openai-base-url": openai.url,
+      "openai-api-key": OPENAI_KEY,
+    },
+    event: workflowDispatchEvent(fake),
+    fake,
+    env: { CLAUDE_CODE_MAX_RETRIES: "0", ...env },
+    timeoutMs: 150_000,
+  });
+  await r.cleanup();
+  return r;
+}
+
+/** The write calls in `calls` (git's own traffic aside), by route and operation. */
+const writesIn = (calls: FakeGitHub["calls"]) =>
+  calls
+    .filter((c) => ["POST", "PUT", "PATCH", "DELETE"].includes(c.method) && !c.route.startsWith("GIT"))
+    .map((c) => ({ route: c.route, operationId: c.operationId }));
+
 interface EndState {
   openPulls: number;
   statusComments: number;
@@ -60,31 +110,10 @@ async function lifecycle(
 ): Promise<{ end: EndState; writes: { route: string; operationId: string }[]; hits: number }> {
   const fake: FakeGitHub = await startFakeGitHub({ users: { maya: "maintain" } });
   try {
-    const n = openIssue(fake, {
-      title: "Document the usage",
-      body: "Write a USAGE.md that says how to start a task.",
-      labels: ["documentation"],
-      by: "maya",
-    });
+    const n = openUsageIssue(fake);
     const armed = fault ? fake.inject(fault) : undefined;
-    const planned = expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
-    const taskId = (JSON.parse(planned.outputs.tasks ?? "[]") as string[])[0]!;
-    await planned.cleanup();
-    const run = await runAction({
-      mode: "run",
-      inputs: {
-        task: taskId,
-        "claude-executable": claudeBin(),
-        "anthropic-base-url": model.url,
-        "anthropic-api-key": API_KEY,
-      },
-      event: workflowDispatchEvent(fake),
-      fake,
-      env: { CLAUDE_CODE_MAX_RETRIES: "0" },
-      timeoutMs: 120_000,
-    });
-    await run.cleanup();
-    expectSuccess(run);
+    const taskId = await intake(fake, n);
+    expectSuccess(await step(fake, "run", taskId));
     const ledger = await ledgerOf(fake);
     const pulls = fake.pulls();
     const comments = fake.comments(n);
@@ -99,10 +128,7 @@ async function lifecycle(
       states: ledger.tasks.map((t) => t.state),
       transitions: ledger.tasks.flatMap((t) => t.history.map((h) => `${h.from ?? "∅"}→${h.to}`)),
     };
-    const writes = fake.calls
-      .filter((c) => ["POST", "PUT", "PATCH", "DELETE"].includes(c.method) && !c.route.startsWith("GIT"))
-      .map((c) => ({ route: c.route, operationId: c.operationId }));
-    return { end, writes, hits: armed?.hits ?? 0 };
+    return { end, writes: writesIn(fake.calls), hits: armed?.hits ?? 0 };
   } finally {
     await fake.close();
   }
@@ -127,40 +153,12 @@ async function reviewLifecycle(
 ): Promise<{ end: ReviewEndState; writes: { route: string; operationId: string }[]; hits: number }> {
   const fake: FakeGitHub = await startFakeGitHub({ users: { maya: "maintain" } });
   try {
-    const n = openIssue(fake, {
-      title: "Document the usage",
-      body: "Write a USAGE.md that says how to start a task.",
-      labels: ["documentation"],
-      by: "maya",
-    });
-    const planned = expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
-    const taskId = (JSON.parse(planned.outputs.tasks ?? "[]") as string[])[0]!;
-    await planned.cleanup();
-    const inputs = {
-      task: taskId,
-      "claude-executable": claudeBin(),
-      "anthropic-base-url": model.url,
-      "anthropic-api-key": API_KEY,
-      "codex-executable": codexBin(),
-      "openai-base-url": openai.url,
-      "openai-api-key": OPENAI_KEY,
-    };
-    const step = async (mode: "run" | "review") => {
-      const r = await runAction({
-        mode,
-        inputs,
-        event: workflowDispatchEvent(fake),
-        fake,
-        env: { CLAUDE_CODE_MAX_RETRIES: "0" },
-        timeoutMs: 120_000,
-      });
-      await r.cleanup();
-      return expectSuccess(r);
-    };
-    await step("run");
+    const n = openUsageIssue(fake);
+    const taskId = await intake(fake, n);
+    expectSuccess(await step(fake, "run", taskId));
     const before = fake.calls.length;
     const armed = fault ? fake.inject(fault) : undefined;
-    await step("review");
+    expectSuccess(await step(fake, "review", taskId));
     const ledger = await ledgerOf(fake);
     const task = ledger.tasks.find((t) => t.id === taskId)!;
     const pr = fake.pulls()[0]!;
@@ -173,11 +171,7 @@ async function reviewLifecycle(
       notes: task.review?.notes?.length ?? 0,
       transitions: task.history.map((h) => `${h.from ?? "∅"}→${h.to}`),
     };
-    const writes = fake.calls
-      .slice(before)
-      .filter((c) => ["POST", "PUT", "PATCH", "DELETE"].includes(c.method) && !c.route.startsWith("GIT"))
-      .map((c) => ({ route: c.route, operationId: c.operationId }));
-    return { end, writes, hits: armed?.hits ?? 0 };
+    return { end, writes: writesIn(fake.calls.slice(before)), hits: armed?.hits ?? 0 };
   } finally {
     await fake.close();
   }
@@ -234,32 +228,9 @@ describe("a fault that outlasts the retries", () => {
   it("fails the step naming the operation and the repair; the sweep and the next run repair it", async () => {
     const fake: FakeGitHub = await startFakeGitHub({ users: { maya: "maintain" } });
     try {
-      const n = openIssue(fake, {
-        title: "Document the usage",
-        body: "Write a USAGE.md that says how to start a task.",
-        labels: ["documentation"],
-        by: "maya",
-      });
-      const planned = expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
-      const taskId = (JSON.parse(planned.outputs.tasks ?? "[]") as string[])[0]!;
-      await planned.cleanup();
-      const runTask = async (env: Record<string, string> = {}) => {
-        const run = await runAction({
-          mode: "run",
-          inputs: {
-            task: taskId,
-            "claude-executable": claudeBin(),
-            "anthropic-base-url": model.url,
-            "anthropic-api-key": API_KEY,
-          },
-          event: workflowDispatchEvent(fake),
-          fake,
-          env: { CLAUDE_CODE_MAX_RETRIES: "0", ...env },
-          timeoutMs: 150_000,
-        });
-        await run.cleanup();
-        return run;
-      };
+      const n = openUsageIssue(fake);
+      const taskId = await intake(fake, n);
+      const runTask = (env: Record<string, string> = {}) => step(fake, "run", taskId, env);
       // The ledger's write is refused five times: the first try and every retry.
       const fault = fake.inject({ route: "repos/create-or-update-file-contents", status: 502, times: 5 });
       const failed = await runTask();

@@ -43,6 +43,33 @@ function seedTask(ledger: Ledger, issue: number, extra: { branch?: string; pr?: 
   return task;
 }
 
+/** A done task whose PR (guide edited, a file added) was merged with a real merge commit. */
+async function mergedTaskOn(fake: FakeGitHub, gh: GitHub, opts: { merge?: boolean } = {}) {
+  const issue = fake.seedIssue({ title: "Update the guide", labels: ["documentation"] }).number;
+  const store = new LedgerStore({ gh, branch: "aegis-state", now: () => new Date().toISOString() });
+  const { result: taskId } = await store.update("seed", (draft) => seedTask(draft, issue).id);
+  const branch = `auto/docs/${taskId}`;
+  await fake.commitFile(branch, "docs/guide.md", "# Guide\n\nversion two\n", "Update the guide");
+  await fake.commitFile(branch, "docs/new.md", "A new page.\n", "Add a page");
+  const { data: pr } = await gh.octokit.rest.pulls.create({
+    owner: fake.owner,
+    repo: fake.repo,
+    head: branch,
+    base: "main",
+    title: "Update the guide",
+    body: `Fixes #${issue}`,
+  });
+  if (opts.merge !== false)
+    await gh.octokit.rest.pulls.merge({ owner: fake.owner, repo: fake.repo, pull_number: pr.number });
+  await store.update("pr", (draft) => {
+    const task = draft.tasks.find((t) => t.id === taskId)!;
+    task.branch = branch;
+    task.pr = { number: pr.number, url: pr.html_url, merged: opts.merge !== false };
+  });
+  fake.resetCalls();
+  return { issue, taskId, pr: pr.number, branch };
+}
+
 describe("rollback decisions", () => {
   const maintainer = { login: "maya", permission: "maintain" as const };
   const pull = (over: Partial<PullFacts> = {}): PullFacts => ({
@@ -141,32 +168,7 @@ describe("rollback end to end", () => {
   const run = (opts: Omit<RunActionOptions, "fake" | "mode">) =>
     runAction({ mode: "plan", fake, entry: ENTRY, timeoutMs: 60_000, ...opts });
 
-  /** A done task whose PR (guide edited, a file added) was merged with a real merge commit. */
-  async function mergedTask(opts: { merge?: boolean } = {}) {
-    const issue = fake.seedIssue({ title: "Update the guide", labels: ["documentation"] }).number;
-    const store = new LedgerStore({ gh, branch: "aegis-state", now: () => new Date().toISOString() });
-    const { result: taskId } = await store.update("seed", (draft) => seedTask(draft, issue).id);
-    const branch = `auto/docs/${taskId}`;
-    await fake.commitFile(branch, "docs/guide.md", "# Guide\n\nversion two\n", "Update the guide");
-    await fake.commitFile(branch, "docs/new.md", "A new page.\n", "Add a page");
-    const { data: pr } = await gh.octokit.rest.pulls.create({
-      owner: fake.owner,
-      repo: fake.repo,
-      head: branch,
-      base: "main",
-      title: "Update the guide",
-      body: `Fixes #${issue}`,
-    });
-    if (opts.merge !== false)
-      await gh.octokit.rest.pulls.merge({ owner: fake.owner, repo: fake.repo, pull_number: pr.number });
-    await store.update("pr", (draft) => {
-      const task = draft.tasks.find((t) => t.id === taskId)!;
-      task.branch = branch;
-      task.pr = { number: pr.number, url: pr.html_url, merged: opts.merge !== false };
-    });
-    fake.resetCalls();
-    return { issue, taskId, pr: pr.number, branch };
-  }
+  const mergedTask = (opts: { merge?: boolean } = {}) => mergedTaskOn(fake, gh, opts);
 
   const revertPulls = () => fake.pulls().filter((p) => p.pull?.head.startsWith("auto/revert/"));
   const apiCalls = () => fake.calls.filter((c) => !c.route.startsWith("GIT"));
@@ -338,38 +340,15 @@ describe("rollback under faults", () => {
     });
     try {
       const client = new GitHub({ token: f.token, apiUrl: f.url, owner: f.owner, repo: f.repo });
-      const issue = f.seedIssue({ title: "Update the guide", labels: ["documentation"] }).number;
-      const store = new LedgerStore({
-        gh: client,
-        branch: "aegis-state",
-        now: () => new Date().toISOString(),
-      });
-      const { result: taskId } = await store.update("seed", (draft) => seedTask(draft, issue).id);
-      const branch = `auto/docs/${taskId}`;
-      await f.commitFile(branch, "docs/guide.md", "# Guide\n\nversion two\n", "Update the guide");
-      const { data: pr } = await client.octokit.rest.pulls.create({
-        owner: f.owner,
-        repo: f.repo,
-        head: branch,
-        base: "main",
-        title: "Update the guide",
-        body: `Fixes #${issue}`,
-      });
-      await client.octokit.rest.pulls.merge({ owner: f.owner, repo: f.repo, pull_number: pr.number });
-      await store.update("pr", (draft) => {
-        const task = draft.tasks.find((t) => t.id === taskId)!;
-        task.branch = branch;
-        task.pr = { number: pr.number, url: pr.html_url, merged: true };
-      });
-      f.resetCalls();
-      addLabelAs(f, pr.number, "aegis-revert", "maya");
+      const { taskId, pr } = await mergedTaskOn(f, client);
+      addLabelAs(f, pr, "aegis-revert", "maya");
       const armed = fault ? f.inject(fault) : undefined;
       const r = await runAction({
         mode: "plan",
         fake: f,
         entry: ENTRY,
         timeoutMs: 60_000,
-        event: await pullRequestLabeledEvent(f, pr.number, "aegis-revert", "maya"),
+        event: await pullRequestLabeledEvent(f, pr, "aegis-revert", "maya"),
       });
       await r.cleanup();
       expectSuccess(r);
@@ -377,7 +356,7 @@ describe("rollback under faults", () => {
       const reverts = f.pulls().filter((p) => p.pull?.head.startsWith("auto/revert/"));
       const end = {
         revertPulls: reverts.map((p) => `${p.state} ${p.pull!.head}`),
-        comments: f.comments(pr.number).map((c) => c.body.replace(/#\d+/g, "#N").slice(0, 80)),
+        comments: f.comments(pr).map((c) => c.body.replace(/#\d+/g, "#N").slice(0, 80)),
         recorded: revertOf(task)?.pr === reverts[0]?.number,
         state: task.state,
         transitions: task.history.length,
