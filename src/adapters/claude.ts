@@ -121,6 +121,12 @@ export function buildClaudeArgs(opts: ClaudeSessionOptions): string[] {
     `--disallowedTools=${DISALLOWED_TOOLS.join(",")}`,
     // MCP servers from the repository would start with the agent's environment: none are needed.
     "--strict-mcp-config",
+    // No settings file but aegis's own (--settings): the branch's .claude/settings.json and
+    // settings.local.json, and a ~/.claude/settings.json the agent wrote in its HOME, could
+    // otherwise move the CLI off the model proxy (`env`), add hooks that run before ours
+    // (SessionStart) or widen permissions — in this session or the next attempt's.
+    "--setting-sources",
+    "",
   ];
   if (opts.model) {
     if (!/^[A-Za-z0-9][A-Za-z0-9._:@/[\]-]*$/.test(opts.model)) {

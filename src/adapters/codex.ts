@@ -22,18 +22,16 @@
  * ACTIONS_*), and `shell_environment_policy` keeps even the model key out of the commands the model
  * runs (verified: without it, `env` run by the model prints every variable codex has).
  */
-import { spawn, execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { promisify } from "node:util";
 import { REVIEW_OUTPUT_SCHEMA, type TokenUsage } from "../core/findings.js";
 import { buildCodexArgs, buildCodexEnv, buildReviewPrompt, capDiff } from "../core/review-prompt.js";
+import { runGit } from "./git.js";
 import type { Launcher } from "./room.js";
 import { readRoomFile } from "./room-file.js";
-
-const execFileAsync = promisify(execFile);
 
 export const DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1";
 const KILL_GRACE_MS = 2_000;
@@ -103,13 +101,21 @@ export interface CodexRunResult {
   diffTruncated?: boolean;
 }
 
-async function git(cwd: string, args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync("git", ["-c", "core.quotepath=off", ...args], {
-    cwd,
-    maxBuffer: 256 * 1024 * 1024,
+/**
+ * git on the PR's checkout, which holds the agent's tree: the same hardened git as every other
+ * call on agent content (no hooks, no user or system config, a scrubbed environment), and no
+ * attributes file of anyone's — the tree's own `.gitattributes` can still name a diff driver, but
+ * the diffs below ignore every driver and conversion (`--text --no-textconv --no-ext-diff`), so a
+ * committed `* -diff` cannot turn the reviewed change into "Binary files differ".
+ */
+function git(cwd: string, args: string[]): Promise<string> {
+  return runGit(cwd, args, `git ${args[0] ?? ""}`, {
+    extra: ["-c", "core.quotepath=off", "-c", "core.attributesFile=/dev/null"],
   });
-  return stdout;
 }
+
+/** What `git diff` must show of the agent's change: its text, whatever its attributes say. */
+export const LITERAL_DIFF = ["--text", "--no-textconv", "--no-ext-diff", "--no-color"];
 
 async function resolveCommit(cwd: string, ref: string): Promise<string | undefined> {
   for (const candidate of [ref, `origin/${ref}`, `refs/remotes/origin/${ref}`]) {
@@ -142,8 +148,8 @@ async function diffContext(cwd: string, baseRef: string, headRef: string): Promi
     // Shallow fetches may lack the merge base: compare the two tips instead.
   }
   const range = [mergeBase, head];
-  const stat = await git(cwd, ["diff", "--no-color", "--no-ext-diff", "--stat=120", ...range]);
-  const full = await git(cwd, ["diff", "--no-color", "--no-ext-diff", ...range]);
+  const stat = await git(cwd, ["diff", ...LITERAL_DIFF, "--stat=120", ...range]);
+  const full = await git(cwd, ["diff", ...LITERAL_DIFF, ...range]);
   const { text, truncated } = capDiff(full);
   return { mergeBase, head, stat, diff: text, truncated };
 }

@@ -474,7 +474,11 @@ export async function describeBranch(
       ["log", "--format=", "--no-renames", "--name-only", "-z", "--diff-merges=first-parent", range],
       "git log --name-only",
     ).then((out) => nulList(out.replace(/\n/g, "\0"))),
-    git(cwd, ["diff", "--no-renames", "--text", "--no-color", "--no-ext-diff", baseSha, headSha], "git diff"),
+    git(
+      cwd,
+      ["diff", "--no-renames", "--text", "--no-textconv", "--no-color", "--no-ext-diff", baseSha, headSha],
+      "git diff",
+    ),
     git(
       cwd,
       [
@@ -482,6 +486,7 @@ export async function describeBranch(
         "--format=",
         "-p",
         "--text",
+        "--no-textconv",
         "--no-renames",
         "--no-color",
         "--no-ext-diff",

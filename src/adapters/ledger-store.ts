@@ -23,6 +23,7 @@ import {
   type Ledger,
   LedgerError,
   parseLedger,
+  assertWritable,
   serializeLedger,
   serializeTasks,
   joinLedger,
@@ -183,6 +184,7 @@ export class LedgerStore {
         const tasksText = serializeTasks(draft.tasks);
         if (joinLedger(draft, tasksText) === before) return outcome(draft, false);
         draft.updatedAt = now;
+        assertWritable(draft, tasksText, before);
         if (this.dryRun) {
           core.info(`Dry run: ledger not written (${message}).`);
           return outcome(draft, false);

@@ -20,6 +20,7 @@ import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { refusedRequest, withoutOpenPageSearch } from "../core/model-request.js";
+import { costOf, NO_USAGE, priceOf, ReplyUsage, type Usage, worstCaseUsd } from "../core/model-usage.js";
 
 export interface ModelProxyOptions {
   /** The upstream API root: `anthropic-base-url` (no /v1) or `openai-base-url` (ends in /v1). */
@@ -33,6 +34,28 @@ export interface ModelProxyOptions {
    * `http://127.0.0.1:P/v1` as its base_url, so `/v1/responses` maps to `<openai-base-url>/responses`.
    */
   stripPrefix?: string;
+  /**
+   * The spend this proxy may forward (anthropic's model calls): the proxy counts each reply's
+   * usage itself, refuses a call once `limitUsd` is spent (0 = no limit), and refuses a model
+   * dearer than `model` (the task's; unset: the first model the CLI asks for, before any tool of
+   * the agent's has run).
+   */
+  meter?: { limitUsd: number; model?: string };
+}
+
+/** What the proxy counted: the action's own figures, whatever the CLI reports. */
+export interface ProxySpend {
+  costUsd: number;
+  calls: number;
+  byModel: Record<string, Usage>;
+  /** Model calls refused because the budget was spent (or a call in flight could spend it). */
+  refusedBudget: number;
+  /** Model calls refused for asking a dearer model than the task's. */
+  refusedModel: number;
+  /** Upstream answers that say the provider failed (401, 403, 429, 5xx) or could not be reached. */
+  upstreamFailures: number;
+  /** Models priced at the dearest rate because aegis does not know them. */
+  unpriced: string[];
 }
 
 export interface ModelProxy {
@@ -42,6 +65,7 @@ export interface ModelProxy {
   placeholderKey: string;
   /** Requests forwarded, and refused (a wrong key, or a call outside the CLI's routes). */
   stats(): { forwarded: number; refused: number; failed: number };
+  spend(): ProxySpend;
   close(): Promise<void>;
 }
 
@@ -115,6 +139,60 @@ export async function startModelProxy(opts: ModelProxyOptions): Promise<ModelPro
   const basePath = upstream.pathname.replace(/\/+$/, "");
   const counts = { forwarded: 0, refused: 0, failed: 0 };
   const client = upstream.protocol === "https:" ? https : http;
+  const meter = opts.scheme === "anthropic" ? opts.meter : undefined;
+  const spend: ProxySpend = {
+    costUsd: 0,
+    calls: 0,
+    byModel: {},
+    refusedBudget: 0,
+    refusedModel: 0,
+    upstreamFailures: 0,
+    unpriced: [],
+  };
+  let pinned = meter?.model;
+  /** Worst-case cost of the model calls in flight: they may not together pass the limit. */
+  let reserved = 0;
+  let inFlight = 0;
+
+  /** Why a model call may not go, or undefined; reserves its worst case when it may. */
+  const admit = (body: Record<string, unknown>, bytes: number): { why?: string; worst: number; model: string } => {
+    const model = typeof body.model === "string" ? body.model : "";
+    const worst = worstCaseUsd(model, bytes, typeof body.max_tokens === "number" ? body.max_tokens : 128_000);
+    if (!meter) return { worst: 0, model };
+    pinned ??= model;
+    if (priceOf(model).price.outputUsd > priceOf(pinned).price.outputUsd) {
+      spend.refusedModel++;
+      return { why: `the model ${JSON.stringify(model.slice(0, 80))} costs more than the task's (${pinned})`, worst, model };
+    }
+    const limit = meter.limitUsd;
+    if (limit > 0 && (spend.costUsd >= limit || (inFlight > 0 && spend.costUsd + reserved + worst > limit))) {
+      spend.refusedBudget++;
+      return {
+        why: `the task's budget is spent ($${spend.costUsd.toFixed(4)} of $${limit.toFixed(2)}${inFlight ? `, ${inFlight} call(s) in flight` : ""})`,
+        worst,
+        model,
+      };
+    }
+    reserved += worst;
+    inFlight++;
+    return { worst, model };
+  };
+  const settle = (call: { worst: number; model: string }, reply: { usage: Usage; model?: string }) => {
+    reserved = Math.max(0, reserved - call.worst);
+    inFlight = Math.max(0, inFlight - 1);
+    const model = reply.model ?? call.model;
+    if (!priceOf(model).known && !spend.unpriced.includes(model) && spend.unpriced.length < 10)
+      spend.unpriced.push(model.slice(0, 80));
+    const was = spend.byModel[model] ?? { ...NO_USAGE };
+    spend.byModel[model] = {
+      input: was.input + reply.usage.input,
+      output: was.output + reply.usage.output,
+      cacheWrite: was.cacheWrite + reply.usage.cacheWrite,
+      cacheRead: was.cacheRead + reply.usage.cacheRead,
+    };
+    spend.costUsd += costOf(reply.usage, model);
+    spend.calls++;
+  };
 
   const refuse = (res: http.ServerResponse, status: number, type: string, message: string) => {
     counts.refused++;
@@ -151,8 +229,12 @@ export async function startModelProxy(opts: ModelProxyOptions): Promise<ModelPro
           parsed = withoutOpenPageSearch(opts.scheme, parsed);
           const why = refusedRequest(opts.scheme, parsed);
           if (why) return refuse(res, 403, "permission_error", `${why}, which the agent's room may not`);
+          const out = Buffer.from(JSON.stringify(parsed), "utf8");
+          const metered = rest.startsWith("/v1/messages?") || rest === "/v1/messages";
+          const call = meter && metered ? admit(parsed as Record<string, unknown>, out.length) : undefined;
+          if (call?.why) return refuse(res, 403, "permission_error", call.why);
           // What goes up is what was checked: one reading of every key, whatever the provider's parser.
-          return forward(req, res, rest, Buffer.from(JSON.stringify(parsed), "utf8"));
+          return forward(req, res, rest, out, call);
         }
         forward(req, res, rest, body);
       },
@@ -160,7 +242,18 @@ export async function startModelProxy(opts: ModelProxyOptions): Promise<ModelPro
     );
   });
 
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse, rest: string, body: Buffer) => {
+  const forward = (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    rest: string,
+    body: Buffer,
+    call?: { worst: number; model: string },
+  ) => {
+    let settled = false;
+    const finish = (reply: { usage: Usage; model?: string }) => {
+      if (call && !settled) settle(call, reply);
+      settled = true;
+    };
     const headers: http.OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers))
       if (!DROP.has(name) && value !== undefined) headers[name] = value;
@@ -179,6 +272,13 @@ export async function startModelProxy(opts: ModelProxyOptions): Promise<ModelPro
       },
       (reply) => {
         counts.forwarded++;
+        const status = reply.statusCode ?? 502;
+        if ([401, 403, 429].includes(status) || status >= 500) spend.upstreamFailures++;
+        const reading = new ReplyUsage(reply.headers["content-type"]);
+        reply.on("data", (chunk: Buffer) => reading.feed(chunk));
+        // Whatever the stream delivered before it ended or broke is what the provider charged.
+        reply.on("end", () => finish(reading.done()));
+        reply.on("close", () => finish(reading.done()));
         const back: http.OutgoingHttpHeaders = {};
         for (const [name, value] of Object.entries(reply.headers))
           if (!["connection", "keep-alive", "transfer-encoding"].includes(name) && value !== undefined)
@@ -191,6 +291,8 @@ export async function startModelProxy(opts: ModelProxyOptions): Promise<ModelPro
     );
     out.on("error", (error: Error) => {
       counts.failed++;
+      spend.upstreamFailures++;
+      finish({ usage: { ...NO_USAGE } });
       if (!res.headersSent) {
         res.writeHead(502, { "content-type": "application/json" });
         res.end(
@@ -214,6 +316,7 @@ export async function startModelProxy(opts: ModelProxyOptions): Promise<ModelPro
     url: `http://127.0.0.1:${port}${opts.stripPrefix ?? ""}`,
     placeholderKey,
     stats: () => ({ ...counts }),
+    spend: () => ({ ...spend, byModel: { ...spend.byModel }, unpriced: [...spend.unpriced] }),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -36,6 +36,9 @@ const transitionSchema = z.looseObject({
   runId: z.string().optional(),
 });
 
+/** Money: finite, never negative, and below any figure a real budget reaches (a lie of $4e9 is refused). */
+const usd = z.number().min(0).max(1_000_000);
+
 export const attemptSchema = z.looseObject({
   number: z.int().positive(),
   runId: z.string(),
@@ -45,7 +48,9 @@ export const attemptSchema = z.looseObject({
   reason: z.string().optional(),
   failureKind: z.string().optional(),
   turns: z.number().min(0).optional(),
-  costUsd: z.number().min(0).optional(),
+  costUsd: usd.optional(),
+  /** What the CLI said the attempt cost (kept for comparison; `costUsd` is the proxy's count). */
+  reportedCostUsd: usd.optional(),
   durationMs: z.number().min(0).optional(),
   sessionId: z.string().optional(),
   resumed: z.boolean().optional(),
@@ -76,7 +81,7 @@ export const taskSchema = z.looseObject({
     .looseObject({ number: z.int().positive(), url: z.string(), merged: z.boolean().optional() })
     .optional(),
   attempts: z.array(attemptSchema),
-  costUsd: z.number().min(0),
+  costUsd: usd,
   turns: z.number().min(0),
   sessionId: z.string().optional(),
   dependsOn: z.array(z.int().positive()),
@@ -104,7 +109,7 @@ export const dayRollupSchema = z.looseObject({
   failed: z.int().min(0),
   blocked: z.int().min(0),
   cancelled: z.int().min(0),
-  costUsd: z.number().min(0),
+  costUsd: usd,
 });
 
 export const ledgerSchema = z.looseObject({
@@ -176,6 +181,39 @@ export function parseLedger(text: string, where: string): Ledger {
   // The schema only checks (no defaults, no transforms), so the parsed JSON itself is the
   // ledger: it keeps the file's key order, so an unchanged ledger serialises to the same text.
   return raw as Ledger;
+}
+
+/** A write that would not read back is refused before it is sent: nothing is ever stored that a later run could not read. */
+export class LedgerWriteError extends Error {
+  override name = "LedgerWriteError";
+}
+
+/**
+ * Checks the ledger about to be written against the schema it is read with. Only the task lines
+ * that differ from `before` (and the header) are checked: a write touches a few tasks, and at
+ * 10,000 tasks a full check would cost more than the write.
+ */
+export function assertWritable(draft: Ledger, tasksText: string, before: string): void {
+  const problems: string[] = [];
+  const describe = (error: z.ZodError, prefix: string) =>
+    error.issues
+      .slice(0, 3)
+      .map((issue) => `${[prefix, ...issue.path].filter((p) => p !== "").join(".")}: ${issue.message}`);
+  const { tasks, ...rest } = draft;
+  const head = ledgerSchema.safeParse(JSON.parse(JSON.stringify({ ...rest, tasks: [] })));
+  if (!head.success) problems.push(...describe(head.error, ""));
+  const old = new Set(before.split("\n"));
+  const lines = tasksText ? tasksText.split("\n") : [];
+  lines.forEach((line, i) => {
+    if (old.has(line) || old.has(`${line},`) || old.has(line.replace(/,$/, ""))) return;
+    const text = line.trim().replace(/,$/, "");
+    const task = taskSchema.safeParse(JSON.parse(text));
+    if (!task.success) problems.push(...describe(task.error, `tasks.${i} (${tasks[i]?.id ?? "?"})`));
+  });
+  if (problems.length)
+    throw new LedgerWriteError(
+      `aegis refused to write a ledger that would not validate (${problems.slice(0, 5).join("; ")}); nothing was written.`,
+    );
 }
 
 /** One task per line: small diffs on the state branch, and still plain JSON. */

@@ -16,8 +16,12 @@ export type Outcome =
   | "budget-exceeded"
   | "no-changes";
 
-/** For the circuit breaker: an auth failure stops everything, a rate limit backs off. */
-export type FailureKind = "auth" | "rate-limit" | "api";
+/**
+ * For the circuit breaker: an auth failure stops everything, a rate limit backs off. `crash` is a
+ * session that failed while the provider answered every call (a CLI killed from inside the room,
+ * a call the proxy refused): the task's failure, which the breaker does not count.
+ */
+export type FailureKind = "auth" | "rate-limit" | "api" | "crash";
 
 export interface OutcomeResult {
   outcome: Outcome;
@@ -30,6 +34,11 @@ export interface OutcomeInput {
   session: SessionResult;
   commitsAhead: number;
   changedFiles: number;
+  /**
+   * What the model proxy saw: only a failure the provider itself answered (or no answer at all)
+   * is an infrastructure failure. Without it (unit tests of old records) the CLI's word stands.
+   */
+  proxy?: { upstreamFailures: number; refusedBudget: number };
 }
 
 const REASON_MAX = 300;
@@ -62,6 +71,19 @@ export function failureKindOf(status: number | null | undefined, text: string): 
 }
 
 export function classifyOutcome(input: OutcomeInput): OutcomeResult {
+  const result = classifySession(input);
+  const { proxy } = input;
+  if (!proxy || result.outcome !== "api-error") return result;
+  // The proxy refused a call because the budget was spent: that is how the session ended.
+  if (proxy.refusedBudget > 0 && proxy.upstreamFailures === 0)
+    return { outcome: "budget-exceeded", reason: "the model proxy refused further calls: the budget is spent" };
+  // The provider answered every call: whatever ended the session happened in the room.
+  if (proxy.upstreamFailures === 0 && result.failureKind !== "rate-limit")
+    return { ...result, failureKind: "crash" };
+  return result;
+}
+
+function classifySession(input: OutcomeInput): OutcomeResult {
   const { session, commitsAhead, changedFiles } = input;
   const r = session.result;
   const progress = commitsAhead > 0 || changedFiles > 0;

@@ -50,6 +50,23 @@ export function budgetState(
   return { spentToday, spentMonth, ...(exhausted ? { exhausted } : {}) };
 }
 
+/**
+ * What one session may still spend, for the model proxy to enforce (0 = no limit): the task's
+ * `perTaskUsd` less what its earlier attempts cost, and what is left of the day's and the month's
+ * budgets, whichever is least. A limit that is already used up is a hair above zero, not "none".
+ */
+export function sessionSpendLimit(ledger: Ledger, task: Task, config: Config, now: string): number {
+  const { perTaskUsd, dailyUsd, monthlyUsd } = config.budgets;
+  const { spentToday, spentMonth } = budgetState(ledger, config, now);
+  const left = [
+    perTaskUsd > 0 ? perTaskUsd - task.costUsd : Infinity,
+    dailyUsd > 0 ? dailyUsd - spentToday : Infinity,
+    monthlyUsd > 0 ? monthlyUsd - spentMonth : Infinity,
+  ];
+  const least = Math.min(...left);
+  return least === Infinity ? 0 : Math.max(least, 1e-6);
+}
+
 const byRank = (a: Task, b: Task) =>
   a.priority - b.priority || a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id);
 

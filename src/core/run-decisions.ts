@@ -160,9 +160,10 @@ export function planAfterSession(i: AfterSession): Plan {
   }
   if (o.outcome === "blocked")
     return { push: "none", state: "blocked", reason: `blocked: ${o.reason ?? "no reason given"}` };
-  // A bad key stays bad, and a spent budget would only be spent again: neither is retried.
+  // A bad key stays bad, and a spent budget would only be spent again: neither is retried. Nor a
+  // session that died in the room while the provider answered: that is the task's own failure.
   const progress = i.newCommits > 0;
-  const retryable = o.failureKind !== "auth" && isRetryable(o, progress);
+  const retryable = o.failureKind !== "auth" && o.failureKind !== "crash" && isRetryable(o, progress);
   if (retryable && i.attempt < i.maxAttempts) {
     return {
       push: progress && i.commitsAhead > 0 ? "wip" : "none",
@@ -233,6 +234,8 @@ export function nextBreaker(
   now: string,
 ): Ledger["breaker"] {
   if (outcome.outcome === "api-error" && outcome.failureKind === "rate-limit") return breaker;
+  // A session that died in the room with the provider answering: neither infrastructure nor proof it works.
+  if (outcome.outcome === "api-error" && outcome.failureKind === "crash") return breaker;
   if (outcome.outcome !== "api-error") return { consecutiveInfraFailures: 0, open: false };
   const count = breaker.consecutiveInfraFailures + 1;
   if (breaker.open) return { ...breaker, consecutiveInfraFailures: count };
@@ -251,6 +254,8 @@ export interface AttemptRecord {
   failureKind?: string;
   turns: number;
   costUsd: number;
+  /** What the CLI said it cost (the proxy's count is `costUsd`). */
+  reportedCostUsd?: number;
   durationMs: number;
   sessionId?: string;
   resumed: boolean;
@@ -265,6 +270,21 @@ export interface AttemptRecord {
   sandbox?: "user" | "none";
   /** The fix round this attempt was. */
   fixRound?: number;
+}
+
+/**
+ * A count the CLI reported (turns): it comes from inside the room, so anything but a plain,
+ * finite, non-negative number is read as 0 rather than written to the ledger.
+ */
+export function reportedCount(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? Math.min(Math.floor(value), 1_000_000) : 0;
+}
+
+/** A cost the CLI reported, kept beside the proxy's count only when it is a plausible figure. */
+export function reportedUsd(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 && value <= 1_000_000
+    ? Math.round(value * 10_000) / 10_000
+    : undefined;
 }
 
 /** The record of an attempt that ended before (or without) a session. */

@@ -15,7 +15,7 @@ import { runClaudeSession, type ClaudeSessionOptions, type SessionResult } from 
 import { type CodexRoom, DEFAULT_OPENAI_BASE_URL } from "../adapters/codex.js";
 import { copyCheckout } from "../adapters/checkout-copy.js";
 import * as git from "../adapters/git.js";
-import { startModelProxy, type ModelProxy } from "../adapters/model-proxy.js";
+import { startModelProxy, type ModelProxy, type ProxySpend } from "../adapters/model-proxy.js";
 import { openRoom, type Room, type StagedTool, stageHooks, stageNode, stageTool } from "../adapters/room.js";
 import { restoreSession, saveSession } from "../adapters/session-store.js";
 import { runTestCommand } from "../adapters/test-command.js";
@@ -51,6 +51,8 @@ export interface AgentRoom {
   seal(opts: { leaveOut: (p: string) => boolean; message: string }): Promise<Sealed>;
   /** Saves the session's transcript to the Actions cache for the next attempt. */
   saveSession(attempt: number, sessionId: string, knownSecrets: string[]): Promise<void>;
+  /** What the model proxy counted of the session's calls (the cost recorded is this one). */
+  spend(): ProxySpend;
   /** Reaps, removes the room and stops the proxy; never throws. */
   close(): Promise<void>;
 }
@@ -79,6 +81,8 @@ export interface RoomRequest {
   /** The attempt about to run; > 1 restores an earlier session when `resume` is set. */
   attempt: number;
   resume: boolean;
+  /** What the session may spend and on which model, counted and enforced by the model proxy. */
+  meter: { limitUsd: number; model?: string };
 }
 
 /** Builds the room, stages the tools, hands it a copy of the checkout, starts the model proxy. */
@@ -131,6 +135,7 @@ export async function enterRoom(
       upstream: settings.anthropicBaseUrl || ANTHROPIC_API,
       apiKey: settings.anthropicApiKey,
       scheme: "anthropic",
+      meter: req.meter,
     });
     const agentRoom = makeAgentRoom(ctx, room, { ...req, claude, hooksDir, node, proxy, store, close });
     return { agentRoom, ...(resumed?.restored ? { resumeSessionId: resumed.sessionId } : {}) };
@@ -286,9 +291,14 @@ function makeAgentRoom(ctx: ModeContext, room: Room, parts: RoomParts): AgentRoo
         stop: () => room.reap(),
       });
       const stats = parts.proxy.stats();
+      const spent = parts.proxy.spend();
       core.info(
-        `Model proxy: ${stats.forwarded} request(s) forwarded${stats.refused ? `, ${stats.refused} refused (a wrong key or a call outside the model API)` : ""}${stats.failed ? `, ${stats.failed} failed` : ""}.`,
+        `Model proxy: ${stats.forwarded} request(s) forwarded${stats.refused ? `, ${stats.refused} refused (a wrong key, a call outside the model API, a dearer model or a spent budget)` : ""}${stats.failed ? `, ${stats.failed} failed` : ""}; counted $${spent.costUsd.toFixed(4)} over ${spent.calls} model call(s) (the CLI reported $${Number.isFinite(session.costUsd) ? session.costUsd.toFixed(4) : String(session.costUsd)}).`,
       );
+      if (spent.unpriced.length)
+        core.warning(
+          `Priced at the dearest known rate (aegis does not know these models): ${spent.unpriced.join(", ")}.`,
+        );
       return session;
     },
     async seal(opts) {
@@ -306,6 +316,7 @@ function makeAgentRoom(ctx: ModeContext, room: Room, parts: RoomParts): AgentRoo
         saveSession({ ...parts.store, attempt, sessionId, knownSecrets }),
       );
     },
+    spend: () => parts.proxy.spend(),
     close: parts.close,
   };
 }

@@ -9,6 +9,7 @@ import type { SessionResult } from "../adapters/claude.js";
 import * as git from "../adapters/git.js";
 import { publishVerified, VerifiedCommitError } from "../adapters/verified-commits.js";
 import type { Task } from "../core/ledger.js";
+import { round } from "../core/lifecycle.js";
 import { classifyOutcome, type OutcomeResult } from "../core/outcome.js";
 import * as decide from "../core/run-decisions.js";
 import { planFixRound } from "../core/fix-rounds.js";
@@ -90,10 +91,12 @@ export async function publish(ctx: ModeContext, req: PublishRequest): Promise<Co
   const { session, secrets } = req;
   const imported = await importCommits(req);
   const state = await git.describeBranch(req.cwd, req.baseSha, req.startSha, imported.head);
+  const spend = req.agentRoom.spend();
   const outcome: OutcomeResult = classifyOutcome({
     session,
     commitsAhead: state.commitsAhead,
     changedFiles: state.netPaths.length,
+    proxy: spend,
   });
   core.info(
     `Outcome: ${outcome.outcome}${outcome.reason ? ` (${outcome.reason})` : ""}; ${state.commitsAhead} commit(s) ahead of ${req.defaultBranch}.`,
@@ -193,8 +196,12 @@ export async function publish(ctx: ModeContext, req: PublishRequest): Promise<Co
     outcome: outcome.outcome,
     ...(outcome.reason ? { reason: outcome.reason } : {}),
     ...(outcome.failureKind ? { failureKind: outcome.failureKind } : {}),
-    turns: session.result?.num_turns ?? 0,
-    costUsd: session.costUsd,
+    turns: decide.reportedCount(session.result?.num_turns),
+    // The proxy's count of what the provider answered; the CLI's own figure only for comparison.
+    costUsd: round(spend.costUsd),
+    ...(decide.reportedUsd(session.costUsd) !== undefined
+      ? { reportedCostUsd: decide.reportedUsd(session.costUsd) }
+      : {}),
     durationMs: session.durationMs,
     ...(session.sessionId ? { sessionId: session.sessionId } : {}),
     resumed: req.resumed,
@@ -251,7 +258,7 @@ async function openPull(
     outcome: decide.OUTCOME_LABEL[what.outcome.outcome],
     summary: agentSummary(req.session.result?.result, req.secrets),
     turns: req.session.result?.num_turns ?? 0,
-    costUsd: req.session.costUsd,
+    costUsd: round(req.agentRoom.spend().costUsd),
     durationMs: req.session.durationMs,
     ...(what.tests ? { tests: what.tests } : {}),
     ...(req.model ? { model: req.model } : {}),

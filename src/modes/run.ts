@@ -18,6 +18,7 @@ import * as git from "../adapters/git.js";
 import type { LedgerSnapshot } from "../adapters/ledger-store.js";
 import { namedPaths } from "../core/brief.js";
 import type { Task } from "../core/ledger.js";
+import { sessionSpendLimit } from "../core/queue.js";
 import * as decide from "../core/run-decisions.js";
 import { enterRoom, workInRoom } from "./agent-room.js";
 import { jobSecrets } from "../settings.js";
@@ -103,6 +104,10 @@ async function work(ctx: ModeContext, claim: Claimed): Promise<RunReport> {
       taskId: task.id,
       attempt: attemptNumber,
       resume: !wanted || start.continued,
+      meter: {
+        limitUsd: sessionSpendLimit(claim.snapshot.ledger, task, config, ctx.now()),
+        ...(model ? { model } : {}),
+      },
     }),
   );
   try {

@@ -71,7 +71,12 @@ const DEFAULT_USAGE = { input_tokens: 120, output_tokens: 30 };
 /** Turn once the script has no step left: a harmless text answer that ends the session. */
 const EXHAUSTED: Turn = { text: "SCRIPT_EXHAUSTED" };
 
-export async function startFakeAnthropic(script: Script): Promise<FakeAnthropic> {
+export interface FakeAnthropicOptions {
+  /** How a side request (no Bash tool) is answered; default a short "OK". */
+  side?: (body: RecordedRequest) => Turn | undefined;
+}
+
+export async function startFakeAnthropic(script: Script, options: FakeAnthropicOptions = {}): Promise<FakeAnthropic> {
   const requests: RecordedRequest[] = [];
   const apiKeys: string[] = [];
   const timers = new Set<NodeJS.Timeout>();
@@ -106,7 +111,10 @@ export async function startFakeAnthropic(script: Script): Promise<FakeAnthropic>
       const isMain = Array.isArray(body.tools) && body.tools.some((t) => t?.name === "Bash");
       if (!isMain) {
         sideRequests++;
-        respondTurn(res, body, { text: "OK" }, `side_${++counter}`);
+        const side = options.side?.(body) ?? { text: "OK" };
+        const answer = () => respondTurn(res, body, side, `side_${++counter}`);
+        if (side.hangMs) timers.add(setTimeout(answer, side.hangMs));
+        else answer();
         return;
       }
       requests.push(body);
