@@ -1,6 +1,11 @@
 // The ways a prompt-injected agent reached past its room (issue 26), each driven through the real
 // bundle and the real `claude` CLI against the fake GitHub and a scripted model, as the attack
 // would run on a runner. Every test here failed on the main before the fix it names.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { fromMarkdown } from "mdast-util-from-markdown";
+import { gfmFromMarkdown } from "mdast-util-gfm";
+import { gfm } from "micromark-extension-gfm";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   claudeBin,
@@ -24,6 +29,7 @@ import {
   structuredReviewAnswer,
 } from "./harness/fake-openai.js";
 
+const exec = promisify(execFile);
 const API_KEY = "sk-ant-api03-attacksKey0123456789abcdef";
 
 let fake: FakeGitHub | undefined;
@@ -278,5 +284,92 @@ describe("the review reads what will merge (attack 5)", () => {
     const prompt = lastUserPrompt(openai.requests[0]!);
     expect(prompt).toContain("HIDDEN-EVAL");
     expect(prompt).not.toMatch(/Binary files .* differ/);
+  });
+});
+
+/** Where a rendered comment holds something live that came from the agent's text. */
+function liveBits(markdown: string, agentMarks: { mention: string; ref: string; host: string }): string[] {
+  const tree = fromMarkdown(markdown, { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] });
+  const found: string[] = [];
+  const walk = (node: MdNode, inCode: boolean) => {
+    if (node.type === "inlineCode" || node.type === "code") return;
+    if ((node.type === "link" || node.type === "image") && String(node.url).includes(agentMarks.host))
+      found.push(`${node.type} to ${node.url}`);
+    if (node.type === "html" && String(node.value).includes(agentMarks.host)) found.push(`html ${node.value}`);
+    if (node.type === "text" && !inCode) {
+      const text = String(node.value);
+      if (text.includes(agentMarks.mention)) found.push(`mention in ${JSON.stringify(text)}`);
+      if (new RegExp(`${agentMarks.ref}\\b`).test(text)) found.push(`reference in ${JSON.stringify(text)}`);
+      if (text.includes(`://${agentMarks.host}`)) found.push(`url in ${JSON.stringify(text)}`);
+    }
+    for (const child of node.children ?? []) walk(child, inCode);
+  };
+  walk(tree as unknown as MdNode, false);
+  return found;
+}
+interface MdNode {
+  type: string;
+  url?: string;
+  value?: string;
+  children?: MdNode[];
+}
+
+const MARKS = { mention: "@evil-admins", ref: "#77", host: "evil.example" };
+
+describe("GitHub's text rules cannot be turned against the repository (attacks 6 and 7)", () => {
+  it("closing keywords for other issues become Refs, the author is aegis's, and a crafted file name stays inside its code span", async () => {
+    const naming = `
+const fs = require("fs");
+fs.writeFileSync(".env\` Closes #77 @evil-admins \`x", "A=1\\n");
+`;
+    const agent = await model([
+      ...planted("name.cjs", naming),
+      bash(
+        "echo '# Install' > INSTALL.md && git add INSTALL.md && git -c user.name='Maya Maintainer' -c user.email=maya@example.com commit -q -m 'Document install' -m 'Closes #77, resolves acme/other#3' -m 'Fixes https://github.com/acme/other/issues/9' -m 'Co-authored-by: Maya <maya@example.com>'",
+      ),
+      { text: "Done.\nTASK_COMPLETE" },
+    ]);
+    const { run, task, n } = await attack({ agent });
+    expectSuccess(run);
+    expect(task.state).toBe("pr-open");
+    const log = await exec("git", [
+      "--git-dir",
+      fake!.gitDir,
+      "log",
+      "--format=%an <%ae>|%cn <%ce>|%B%x00",
+      `main..${task.branch}`,
+    ]);
+    const commits = log.stdout
+      .split("\0")
+      .map((c) => c.trim())
+      .filter(Boolean);
+    expect(commits.length).toBeGreaterThan(0);
+    for (const c of commits) {
+      expect(c).toMatch(
+        /^github-actions\[bot\] <41898282\+github-actions\[bot\]@users\.noreply\.github\.com>\|github-actions\[bot\]/,
+      );
+      expect(c).not.toMatch(/\b(close[sd]?|fix(e[sd])?|resolve[sd]?)\b:?\s+(#|acme|https)/i);
+      expect(c).not.toMatch(/co-authored-by/i);
+    }
+    expect(commits.join("\n")).toContain("Refs #77, Refs acme/other#3");
+    const body = fake!.pulls()[0]!.body ?? "";
+    expect(body).toContain(`Fixes #${n}`);
+    expect(body).toContain("Closes #77");
+    expect(liveBits(body, MARKS)).toEqual([]);
+  });
+
+  it("a TASK_BLOCKED reason with mentions, links, images and closing keywords is inert in the status comment", async () => {
+    const agent = await model([
+      {
+        text: "Stuck.\nTASK_BLOCKED: ask @evil-admins, see https://evil.example/p [here](https://evil.example/q) ![t](https://evil.example/t.png) <img src=https://evil.example/i> closes #77",
+      },
+    ]);
+    const { run, task, n } = await attack({ agent });
+    expectSuccess(run);
+    expect(task.state).toBe("blocked");
+    const status = fake!.comments(n).find((c) => c.body.includes("aegis:status"))!.body;
+    expect(status).toContain("evil");
+    expect(liveBits(status, MARKS)).toEqual([]);
+    expect(liveBits(run.summary, MARKS)).toEqual([]);
   });
 });

@@ -86,6 +86,8 @@ export interface GitOptions {
   token?: string;
   /** Where git runs: default as the action; the room's launcher runs it as the room's user. */
   launch?: Launcher;
+  /** Plain values for this one command (a commit's dates); never a credential. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -94,8 +96,8 @@ export interface GitOptions {
  */
 export function runGit(cwd: string, args: string[], what: string, opts: GitOptions = {}): Promise<string> {
   const env = opts.launch
-    ? { ...roomGitEnv(), ...(opts.token ? authEnv(opts.token) : {}) }
-    : gitEnv(opts.token ? authEnv(opts.token) : {});
+    ? { ...roomGitEnv(), ...opts.env, ...(opts.token ? authEnv(opts.token) : {}) }
+    : gitEnv({ ...opts.env, ...(opts.token ? authEnv(opts.token) : {}) });
   const plain = { file: "git", args: [...hardening(cwd), ...(opts.extra ?? []), ...args], env };
   const cmd = opts.launch ? opts.launch(plain.file, plain.args, plain.env) : plain;
   return new Promise((resolve, reject) => {

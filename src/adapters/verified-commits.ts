@@ -74,14 +74,10 @@ async function changesOf(cwd: string, parent: string, commit: string): Promise<C
   return changes;
 }
 
-/**
- * The agent's message without `Co-authored-by:` trailers. GitHub shows each as a co-author
- * linked to whichever account owns the email, and the agent chooses both the message and its
- * git identity: a signed commit must not credit a maintainer with the agent's work.
- */
-export function withoutCoAuthors(message: string): string {
-  return message.replace(/^[ \t]*co-authored-by:.*(\r?\n|$)/gim, "").replace(/\s+$/, "\n");
-}
+// The agent's messages reach here already cleaned (adapters/commit-rewrite.ts); dropping the
+// trailers again is cheap and keeps this path safe on its own.
+export { withoutCoAuthors } from "../core/commit-message.js";
+import { withoutCoAuthors } from "../core/commit-message.js";
 
 export interface VerifiedPublish {
   /** The branch's new tip (a commit GitHub made, not the agent's). */

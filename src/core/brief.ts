@@ -3,6 +3,7 @@
  * protocol) go in the appended system prompt; the user prompt carries the task and, fenced and
  * marked as data, the untrusted issue text.
  */
+import { BUILT_IN_PROTECTED_PATHS } from "./protected-paths.js";
 import { fenced, sanitizeLine, sanitizeUntrusted } from "./sanitize.js";
 
 export const COMPLETE_MARKER = "TASK_COMPLETE";
@@ -65,7 +66,7 @@ export interface Brief {
   appendSystemPrompt: string;
 }
 
-const BUILT_IN_PROTECTED = [".github/workflows/**", ".github/aegis.yml", "hooks/**"];
+const BUILT_IN_PROTECTED = [...BUILT_IN_PROTECTED_PATHS, ".github/aegis.yml"];
 
 export function buildBrief(input: BriefInput): Brief {
   const { task } = input;

@@ -1,8 +1,8 @@
 // Task contention after a run: a new aegis pull request that changes files another open aegis
 // pull request changes too. Whichever merges second will conflict or silently undo the other,
 // so both are labelled and told. Pure: src/modes/contention.ts does the I/O.
+import { code } from "./inert.js";
 import type { Ledger, Task } from "./ledger.js";
-import { cell } from "./status.js";
 
 /** Edited in place on the new PR: all of its overlaps in one comment. */
 export const CONTENTION_MARKER = "<!-- aegis:contention -->";
@@ -55,7 +55,7 @@ export function findOverlaps(files: readonly string[], others: readonly PullFile
 }
 
 function fileList(files: readonly string[], max = 15): string {
-  const shown = files.slice(0, max).map((f) => `\`${cell(f, 200)}\``);
+  const shown = files.slice(0, max).map((f) => `${code(f, 200)}`);
   return files.length > max ? `${shown.join(", ")} and ${files.length - max} more` : shown.join(", ");
 }
 

@@ -1,5 +1,6 @@
 // The digest: the step summary a maintainer reads instead of logs. Pure — it renders a ledger
 // snapshot at a given time; the digest mode reads the ledger and writes the result.
+import { code } from "./inert.js";
 import type { Config } from "../config.js";
 import { budgetState } from "./queue.js";
 import type { Attempt, Ledger, Task, TaskState } from "./ledger.js";
@@ -370,7 +371,7 @@ function renderCategories(ledger: Ledger, now: string): string[] {
       ["Category", "Model", "Sessions", "Completed", "Avg turns", "Cost", "Per completed"],
       rows.map((r) => [
         r.category,
-        `\`${cell(r.model, 60)}\``,
+        `${code(r.model, 60)}`,
         String(r.sessions),
         String(r.completed),
         (r.turns / r.sessions).toFixed(1),

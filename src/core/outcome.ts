@@ -3,6 +3,7 @@
  * progress (commits ahead of the base, files changed) and names one outcome with a reason.
  */
 import { BLOCKED_MARKER, COMPLETE_MARKER } from "./brief.js";
+import { inert } from "./inert.js";
 import { oneLine } from "./sanitize.js";
 import type { SessionResult } from "./session-result.js";
 
@@ -43,8 +44,13 @@ export interface OutcomeInput {
 
 const REASON_MAX = 300;
 
+/**
+ * A reason read from the session (the agent's TASK_BLOCKED text, the CLI's error and stderr):
+ * it reaches the status comment, the PR and the digest under aegis's name, so it is made inert
+ * here, once, where it enters (no live mention, link, image or reference: core/inert.ts).
+ */
 function line(text: string): string {
-  return oneLine(text, REASON_MAX);
+  return inert(oneLine(text, REASON_MAX), REASON_MAX);
 }
 
 /** The last completion marker in the final text, tolerating markdown emphasis around it. */
@@ -76,7 +82,10 @@ export function classifyOutcome(input: OutcomeInput): OutcomeResult {
   if (!proxy || result.outcome !== "api-error") return result;
   // The proxy refused a call because the budget was spent: that is how the session ended.
   if (proxy.refusedBudget > 0 && proxy.upstreamFailures === 0)
-    return { outcome: "budget-exceeded", reason: "the model proxy refused further calls: the budget is spent" };
+    return {
+      outcome: "budget-exceeded",
+      reason: "the model proxy refused further calls: the budget is spent",
+    };
   // The provider answered every call: whatever ended the session happened in the room.
   if (proxy.upstreamFailures === 0 && result.failureKind !== "rate-limit")
     return { ...result, failureKind: "crash" };

@@ -1,10 +1,10 @@
 // Rollback decisions: whether an `aegis-revert` label on a pull request is honoured, what the
 // revert branch, commit and pull request say, and how the ledger records it. Pure: the I/O
 // lives in src/modes/rollback.ts and src/adapters/revert-git.ts.
+import { code } from "./inert.js";
 import type { Ledger, Task } from "./ledger.js";
 import { findTask } from "./lifecycle.js";
 import { canApprove, type Permission } from "./governance.js";
-import { cell } from "./status.js";
 
 export const REVERT_BRANCH_PREFIX = "auto/revert/";
 export const REVERT_MARKER = "<!-- aegis:revert -->";
@@ -89,7 +89,7 @@ export function judgeRevert(
   if (!task) {
     return {
       kind: "refuse",
-      reason: `aegis reverts only the pull requests its tasks opened (branch \`auto/<category>/<task-id>\`, task in the ledger); \`${cell(pull.headRef, 100)}\` is not one of them. Revert it by hand; the label was removed.`,
+      reason: `aegis reverts only the pull requests its tasks opened (branch \`auto/<category>/<task-id>\`, task in the ledger); ${code(pull.headRef, 100)} is not one of them. Revert it by hand; the label was removed.`,
       line: `not an aegis pull request (head ${pull.headRef})`,
     };
   }
@@ -132,7 +132,7 @@ export function revertCommitMessage({ pull, task, by, mergeSha }: RevertTexts): 
 
 /** `files` is undefined when an earlier run pushed the branch and this one did not diff it. */
 export function revertPullBody({ pull, task, by, mergeSha, label }: RevertTexts, files?: string[]): string {
-  const listed = (files ?? []).slice(0, 20).map((f) => `- \`${cell(f, 200)}\``);
+  const listed = (files ?? []).slice(0, 20).map((f) => `- ${code(f, 200)}`);
   if (files && files.length > listed.length) listed.push(`- … and ${files.length - listed.length} more`);
   return [
     REVERT_MARKER,
@@ -152,7 +152,7 @@ export function revertOpenedComment(revertPr: { number: number }, by: string): s
 }
 
 export function revertConflictComment(files: string[], by: string): string {
-  const listed = files.slice(0, 20).map((f) => `- \`${cell(f, 200)}\``);
+  const listed = files.slice(0, 20).map((f) => `- ${code(f, 200)}`);
   if (files.length > listed.length) listed.push(`- … and ${files.length - listed.length} more`);
   return [
     REVERT_MARKER,

@@ -277,7 +277,9 @@ export interface AttemptRecord {
  * finite, non-negative number is read as 0 rather than written to the ledger.
  */
 export function reportedCount(value: unknown): number {
-  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? Math.min(Math.floor(value), 1_000_000) : 0;
+  return typeof value === "number" && Number.isFinite(value) && value >= 0
+    ? Math.min(Math.floor(value), 1_000_000)
+    : 0;
 }
 
 /** A cost the CLI reported, kept beside the proxy's count only when it is a plausible figure. */

@@ -2,6 +2,7 @@
 // ratchet refused the work, and the step summary. Pure. The agent's own words are untrusted
 // (they could carry @mentions, tracking images or a secret it read), so they are redacted and
 // shown fenced, as text.
+import { code, inert } from "./inert.js";
 import { BLOCKED_MARKER, COMPLETE_MARKER } from "./brief.js";
 import type { Violation } from "./secret-scan.js";
 import { describeViolations, type TestRun } from "./run-decisions.js";
@@ -52,6 +53,8 @@ export interface PrFacts {
   commits: number;
   files: number;
   leftOut: string[];
+  /** Changed files the repository's CI runs as commands (core/protected-paths.ts). */
+  ciFiles?: string[];
 }
 
 export function prTitle(issueTitle: string): string {
@@ -85,12 +88,17 @@ export function prBody(f: PrFacts): string {
     "",
     f.summary ? fenced(f.summary, "text") : "_The session ended without a final message._",
   ];
+  if (f.ciFiles?.length)
+    out.push(
+      "",
+      `⚠️ **Changes what CI runs:** ${f.ciFiles.map((p) => code(p, 120)).join(", ")}. The repository's CI runs the agent's code on this PR with whatever its job holds: read these before you approve a run or merge.`,
+    );
   if (f.leftOut.length)
     out.push(
       "",
       `Not committed (they look like credentials): ${f.leftOut
         .slice(0, 10)
-        .map((p) => `\`${cell(p, 80)}\``)
+        .map((p) => code(p, 80))
         .join(", ")}.`,
     );
   return out.join("\n");
@@ -108,18 +116,18 @@ export function failureComment(input: {
     FAILURE_MARKER,
     `### aegis · task \`${input.taskId}\` was not pushed`,
     "",
-    cell(input.reason, 400),
+    inert(input.reason, 400),
   ];
   if (input.violations.length) {
     out.push("", "Checks that failed:", "");
     for (const v of input.violations.slice(0, 20))
-      out.push(`- **${v.check}**${v.path ? ` \`${cell(v.path, 120)}\`` : ""}: ${cell(v.detail, 200)}`);
+      out.push(`- **${v.check}**${v.path ? ` ${code(v.path, 120)}` : ""}: ${inert(v.detail, 200)}`);
   }
   if (input.branchTests && input.testCommand) {
     const lines = input.branchTests.tail.split("\n").slice(-40).join("\n");
     out.push(
       "",
-      `\`${cell(input.testCommand, 200)}\` ${input.branchTests.timedOut ? "timed out" : `exited ${input.branchTests.exitCode ?? "without a code"}`} on the branch; the end of its output:`,
+      `${code(input.testCommand, 200)} ${input.branchTests.timedOut ? "timed out" : `exited ${input.branchTests.exitCode ?? "without a code"}`} on the branch; the end of its output:`,
       "",
       "<details><summary>Test output (tail)</summary>",
       "",
@@ -201,7 +209,7 @@ export function renderRunSummary(s: RunSummary): string {
     ["Egress (run.egress)", s.egress ? cell(describeEgress(s.egress), 400) : "not limited"],
   ];
   if (s.model) rows.push(["Model", s.model]);
-  if (s.leftOut?.length) rows.push(["Left uncommitted", s.leftOut.map((p) => cell(p, 60)).join(", ")]);
+  if (s.leftOut?.length) rows.push(["Left uncommitted", s.leftOut.map((p) => code(p, 60)).join(", ")]);
   out.push("| | |", "|---|---|", ...rows.map(([k, v]) => `| ${k} | ${v} |`), "");
   return out.join("\n");
 }

@@ -27,7 +27,8 @@ export interface ScanInput {
   limits: { maxFiles: number; maxBytes: number };
 }
 
-export const BUILT_IN_PROTECTED_PATHS = [".github/workflows/**", "hooks/**"];
+export { BUILT_IN_PROTECTED_PATHS } from "./protected-paths.js";
+import { BUILT_IN_PROTECTED_PATHS } from "./protected-paths.js";
 
 interface TokenPattern {
   name: string;

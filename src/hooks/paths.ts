@@ -1,6 +1,7 @@
 // Which paths the agent may write: pure rules over already-resolved absolute paths.
 import path from "node:path";
 import { matchesGlob } from "../core/glob.js";
+import { BUILT_IN_PROTECTED_PATHS } from "../core/protected-paths.js";
 
 export const DEFAULT_CONFIG_PATH = ".github/aegis.yml";
 
@@ -18,9 +19,8 @@ export function pathPolicy(workspace: string, env: Readonly<Record<string, strin
   return {
     workspace,
     protectedGlobs: [
-      ".github/workflows/**",
+      ...BUILT_IN_PROTECTED_PATHS,
       toRelativeGlob(config, workspace),
-      "hooks/**",
       ".git/**",
       ...extra,
     ],

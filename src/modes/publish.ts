@@ -6,10 +6,12 @@
 // room is dead before the push: the room's reaper runs after each thing the room did.
 import * as core from "@actions/core";
 import type { SessionResult } from "../adapters/claude.js";
+import { republishCommits } from "../adapters/commit-rewrite.js";
 import * as git from "../adapters/git.js";
 import { publishVerified, VerifiedCommitError } from "../adapters/verified-commits.js";
 import type { Task } from "../core/ledger.js";
 import { round } from "../core/lifecycle.js";
+import { ciExecutedChanges } from "../core/protected-paths.js";
 import { classifyOutcome, type OutcomeResult } from "../core/outcome.js";
 import * as decide from "../core/run-decisions.js";
 import { planFixRound } from "../core/fix-rounds.js";
@@ -75,10 +77,20 @@ export async function prepareCheckout(
 async function importCommits(req: PublishRequest): Promise<{ head: string; refused?: string }> {
   if (!req.sealed.bundle) return { head: req.startSha };
   try {
-    const head = await core.group("Take in the agent's commits", () =>
-      git.importBundle(req.cwd, req.sealed.bundle!.file, req.sealed.bundle!.head, req.startSha),
-    );
-    return { head };
+    return await core.group("Take in the agent's commits", async () => {
+      const imported = await git.importBundle(
+        req.cwd,
+        req.sealed.bundle!.file,
+        req.sealed.bundle!.head,
+        req.startSha,
+      );
+      const out = await republishCommits(req.cwd, req.startSha, imported, req.claim.task.issue);
+      if (out.rewritten)
+        core.info(
+          `Published ${out.rewritten} commit(s) under aegis's identity${out.closersRemoved ? `; ${out.closersRemoved} message(s) had a closing keyword for another issue, now \`Refs\`` : ""}.`,
+        );
+      return { head: out.head };
+    });
   } catch (error) {
     return { head: req.startSha, refused: (error as Error).message };
   }
@@ -265,6 +277,7 @@ async function openPull(
     commits: what.state.commitsAhead,
     files: what.state.netPaths.length,
     leftOut,
+    ciFiles: ciExecutedChanges(what.state.netPaths),
     ...(fixRound ? { fixRound } : {}),
   });
   // A fix round's commits went onto the PR's own branch: the same PR, its body brought up to date.
