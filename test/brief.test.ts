@@ -35,7 +35,7 @@ describe("buildBrief", () => {
     }
     expect(appendSystemPrompt).toMatch(/^- `TASK_COMPLETE`/m);
     expect(appendSystemPrompt).toMatch(/^- `TASK_BLOCKED: <one-line reason>`/m);
-    expect(appendSystemPrompt).toContain("`.github/workflows/**`");
+    expect(appendSystemPrompt).toContain("`.github/**`");
   });
 
   it("sanitizes and fences hostile issue text so it cannot close the fence", () => {

@@ -14,7 +14,7 @@ import { chainName } from "../src/core/egress.js";
 import { claudeBin, startFakeAnthropic, type FakeAnthropic, type Turn } from "./harness/fake-anthropic.js";
 import { DEFAULT_FILES, type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
 import { startOutsideHost, type OutsideHost } from "./harness/outside-host.js";
-import { type ActionRun, roomUserFor, runAction, workflowDispatchEvent } from "./harness/runner.js";
+import { type ActionRun, roomUserOf, runAction, workflowDispatchEvent } from "./harness/runner.js";
 import { expectSuccess, ledgerOf, openIssue, planOnLabel } from "./harness/scenario.js";
 import { makeDrop } from "./harness/spy.js";
 
@@ -132,7 +132,7 @@ async function scenario(opts: {
   cleanups.push(run.cleanup);
   const results = async (label: string) =>
     JSON.parse(await readFile(path.join(drop.dir, `egress-${label}.json`), "utf8")) as Record<string, string>;
-  const uid = Number((await exec("id", ["-u", roomUserFor(fake)])).stdout.trim());
+  const uid = Number((await exec("id", ["-u", roomUserOf(run)])).stdout.trim());
   return { n, taskId, run, targets, results, uid, fake, outside, model };
 }
 

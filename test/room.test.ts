@@ -15,7 +15,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { claudeBin, startFakeAnthropic, type FakeAnthropic, type Turn } from "./harness/fake-anthropic.js";
 import { codexBin, type FakeOpenAI, startFakeOpenAI, structuredReviewAnswer } from "./harness/fake-openai.js";
 import { DEFAULT_FILES, type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
-import { type ActionRun, checkout, roomUserFor, runAction, workflowDispatchEvent } from "./harness/runner.js";
+import { type ActionRun, checkout, roomUserOf, runAction, workflowDispatchEvent } from "./harness/runner.js";
 import { processesOf } from "../src/adapters/room.js";
 import { expectSuccess, ledgerOf, openIssue, planOnLabel } from "./harness/scenario.js";
 import { isAlive, leakedIn, type Loot, makeDrop, readLoot, spySource } from "./harness/spy.js";
@@ -225,7 +225,7 @@ describe.skipIf(!asRoot)("the agent's room", () => {
   it("code the agent plants — in the session, in the ratchet's tests, left running detached — reaches no credential", async () => {
     const a = await attack(`run:\n  testCommand: "${TEST_COMMAND}"\n`);
     expectSuccess(a.run);
-    expect(a.run.stdout).toContain(`The agent's room: user ${roomUserFor(a.fake)}`);
+    expect(a.run.stdout).toContain(`The agent's room: user ${roomUserOf(a.run)}`);
     // The session still completes and opens its PR, with the planted file in it.
     expect(a.task.state).toBe("pr-open");
     expect(await a.fake.readFile(`auto/docs/${a.taskId}`, "env-check.cjs")).toContain("envi");
@@ -244,7 +244,7 @@ describe.skipIf(!asRoot)("the agent's room", () => {
 
     // The spy did look: it ran as the room's user, saw the action's process, and was refused its environ.
     const session = loot.find((l) => l.label === "session")!;
-    const { stdout: uid } = await exec("id", ["-u", roomUserFor(a.fake)]).catch(() => ({ stdout: "" }));
+    const { stdout: uid } = await exec("id", ["-u", roomUserOf(a.run)]).catch(() => ({ stdout: "" }));
     if (uid.trim()) expect(session.uid).toBe(Number(uid));
     expect(session.uid).not.toBe(0);
     expect(session.pids).toBeGreaterThan(5);
@@ -282,7 +282,7 @@ describe.skipIf(!asRoot)("the agent's room", () => {
     expect(await processesOf(session.uid)).toEqual([]);
     // The room's directory is gone too.
     await expect(
-      import("node:fs/promises").then((fs) => fs.stat(`/var/lib/aegis-room/${roomUserFor(a.fake)}`)),
+      import("node:fs/promises").then((fs) => fs.stat(`/var/lib/aegis-room/${roomUserOf(a.run)}`)),
     ).rejects.toThrow();
   });
 
@@ -295,7 +295,7 @@ describe.skipIf(!asRoot)("the agent's room", () => {
     openai = await startFakeOpenAI((ctx) => {
       if (ctx.index === 0) {
         // Codex is waiting for this answer: look at it from outside, as root.
-        probe = probeCodex(a.secrets, `/var/lib/aegis-room/${roomUserFor(a.fake)}`);
+        probe = probeCodex(a.secrets, `/var/lib/aegis-room/${roomUserOf(a.run)}`);
         return {
           customToolCalls: [
             {
@@ -367,7 +367,7 @@ describe.skipIf(!asRoot)("the agent's room", () => {
       );
       const a = await attack(`run:\n  testCommand: "${TEST_COMMAND}"\n`, { uid: uid!, gid: gid! });
       expectSuccess(a.run);
-      expect(a.run.stdout).toContain(`The agent's room: user ${roomUserFor(a.fake)}`);
+      expect(a.run.stdout).toContain(`The agent's room: user ${roomUserOf(a.run)}`);
       expect(a.task.state).toBe("pr-open");
       const loot = await readLoot(a.drop);
       expect(new Set(loot.map((l) => l.label))).toEqual(new Set(["session", "tests", "watch"]));
@@ -402,7 +402,7 @@ describe.skipIf(!asRoot)("the agent's room", () => {
     expect(error).toContain("sandbox: none");
     // No session ran, no room user was made, and the attempt is on record with the reason.
     expect(a.model.requests).toHaveLength(0);
-    await expect(exec("id", ["-u", roomUserFor(a.fake)])).rejects.toThrow();
+    await expect(exec("id", ["-u", roomUserOf(a.run)])).rejects.toThrow();
     expect(a.task.attempts.at(-1)?.reason).toContain("sandbox: none");
     expect(["queued", "failed"]).toContain(a.task.state);
     expect(await readLoot(a.drop)).toEqual([]);

@@ -3,9 +3,6 @@
 // git smart-HTTP into the fake GitHub.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -515,9 +512,9 @@ describe("run mode", () => {
     ["with the Actions cache: the session itself is resumed", true],
   ])("max turns with progress is retried and the next attempt continues (%s)", async (_name, withCache) => {
     const cacheService = withCache ? await startFakeCache() : undefined;
-    const runnerTemp = await mkdtemp(path.join(os.tmpdir(), "aegis-runner-temp-"));
-    // Hosted runners give every job the same RUNNER_TEMP path; cached paths rely on it.
-    const env = { RUNNER_TEMP: runnerTemp, ...(cacheService?.env ?? {}) };
+    // Each job is its own runner, as on GitHub-hosted runners: its own RUNNER_NAME, HOME,
+    // RUNNER_TEMP and room user (the harness gives every run its own); only the cache service is shared.
+    const env = { ...(cacheService?.env ?? {}) };
     try {
       const {
         n,
@@ -562,6 +559,9 @@ describe("run mode", () => {
         }),
       );
       runs.push(second);
+      expect(second.env.RUNNER_NAME).not.toBe(run.env.RUNNER_NAME);
+      expect(second.env.HOME).not.toBe(run.env.HOME);
+      expect(second.env.AEGIS_ROOM_USER).not.toBe(run.env.AEGIS_ROOM_USER);
       const after = (await ledgerOf(f)).tasks.find((t) => t.id === taskId)!;
       expect(after.state).toBe("pr-open");
       expect(after.attempts[1]).toMatchObject({ outcome: "complete", resumed: withCache, commits: 2 });
@@ -582,7 +582,6 @@ describe("run mode", () => {
         ).toEqual([`aegis-session-${taskId}-1`]);
     } finally {
       await cacheService?.close();
-      await rm(runnerTemp, { recursive: true, force: true });
     }
   });
 

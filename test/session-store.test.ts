@@ -17,7 +17,8 @@ import {
   saveSession,
   sessionHome,
   sessionKey,
-  stageDir,
+  stagePath,
+  relocateTranscript,
   wholeLines,
 } from "../src/adapters/session-store.js";
 import type { CacheLike } from "../src/adapters/tool-install.js";
@@ -78,7 +79,29 @@ describe("pure helpers", () => {
 
   it("keeps the HOME under RUNNER_TEMP at a fixed name", () => {
     expect(sessionHome("/home/runner/work/_temp")).toBe("/home/runner/work/_temp/aegis-claude-home");
-    expect(stageDir("/x/home")).toBe("/x/home/.aegis-session");
+    expect(stagePath("42-1", "/home/runner")).toEqual({
+      pattern: "~/.aegis-session/42-1",
+      dir: "/home/runner/.aegis-session/42-1",
+    });
+  });
+
+  it("relocates a transcript's paths into another room, whole path prefixes only", () => {
+    const from = { home: "/var/lib/aegis-room/aegis-agent-1/home", cwd: "/var/lib/aegis-room/aegis-agent-1/work" };
+    const to = { home: "/var/lib/aegis-room/aegis-agent-2/home", cwd: "/var/lib/aegis-room/aegis-agent-2/work" };
+    const oldProject = projectDir(from.home, from.cwd);
+    const line = JSON.stringify({
+      cwd: from.cwd,
+      file: `${from.cwd}/src/a.ts`,
+      saved: `${oldProject}/s1/tool-results/t.txt`,
+      other: `${from.cwd}work/x`,
+    });
+    const moved = JSON.parse(relocateTranscript(`${line}\n`, from, to)) as Record<string, string>;
+    expect(moved).toEqual({
+      cwd: to.cwd,
+      file: `${to.cwd}/src/a.ts`,
+      saved: `${projectDir(to.home, to.cwd)}/s1/tool-results/t.txt`,
+      other: `${from.cwd}work/x`,
+    });
   });
 
   it("drops a record cut off by a killed process", () => {
@@ -308,7 +331,7 @@ describe("resume with the real claude CLI and the real @actions/cache", () => {
           ["aegis-session-42-1-1", true],
         ]);
         // Staging is cleaned up: HOME holds only Claude Code's own files.
-        await expect(stat(stageDir(home))).rejects.toThrow();
+        await expect(stat(stagePath("42-1").dir)).rejects.toThrow();
 
         // A new job: nothing of the old HOME is left.
         await rm(home, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import {
   verifyVersion,
   type CacheLike,
 } from "../src/adapters/tool-install.js";
+import { treeDigest } from "../src/adapters/tool-digest.js";
 
 let root: string;
 beforeAll(async () => {
@@ -91,13 +92,87 @@ fs.writeFileSync(path.join(pkg, "install.cjs"), "require('fs').writeFileSync(" +
 
 const pkg = { packageName: "@anthropic-ai/claude-code", version: "2.1.330", binName: "claude" };
 
+/** The digest of a tree holding just `node_modules/.bin/claude` with `text` (what the stand-ins write). */
+async function digestOf(text: string): Promise<string> {
+  const dir = fresh();
+  const bin = path.join(dir, "node_modules", ".bin", "claude");
+  await mkdir(path.dirname(bin), { recursive: true });
+  await writeFile(bin, text);
+  await chmod(bin, 0o755);
+  return treeDigest(dir);
+}
+const fakeBinText = (version: string) => `#!/bin/sh\necho "${version} (Fake)"\n`;
+const npmOkText = (version: string) => `#!/bin/sh\necho "${version} (Claude Code)"\n`;
+
 describe("installNpmTool", () => {
+  /** A "claude" that CI could have planted: run once, it leaves a mark (and would read the environ). */
+  const poisoned = (mark: string) => `#!/bin/sh\ntouch ${mark}\necho "2.1.330 (Claude Code)"\n`;
+
+  it("never runs a copy from the Actions cache that is not the one npm installs; reinstalls and does not save over it", async () => {
+    const mark = path.join(fresh(), "ran");
+    const cache = new FakeCache({
+      onRestore: async (dir) => {
+        const bin = path.join(dir, "node_modules", ".bin", "claude");
+        await mkdir(path.dirname(bin), { recursive: true });
+        await writeFile(bin, poisoned(mark), { mode: 0o755 });
+        return true;
+      },
+    });
+    const { npm } = await fakeNpm("ok");
+    const integrity = await digestOf(npmOkText("2.1.330"));
+    const r = await installNpmTool({ ...pkg, toolCacheDir: fresh(), cache, npm, integrity });
+    expect(r.source).toBe("npm");
+    await expect(readFile(mark)).rejects.toThrow();
+    expect(await readFile(r.binPath, "utf8")).toBe(npmOkText("2.1.330"));
+  });
+
+  it("never runs a tool cache copy on disk that is not the one npm installs", async () => {
+    const toolCacheDir = fresh();
+    const mark = path.join(fresh(), "ran");
+    const bin = path.join(
+      toolDir(toolCacheDir, pkg.packageName, pkg.version),
+      "node_modules",
+      ".bin",
+      "claude",
+    );
+    await mkdir(path.dirname(bin), { recursive: true });
+    await writeFile(bin, poisoned(mark), { mode: 0o755 });
+    const { npm } = await fakeNpm("ok");
+    const integrity = await digestOf(npmOkText("2.1.330"));
+    const r = await installNpmTool({ ...pkg, toolCacheDir, cache: new FakeCache(), npm, integrity });
+    expect(r.source).toBe("npm");
+    await expect(readFile(mark)).rejects.toThrow();
+  });
+
+  it("a version aegis ships no digest for is never restored or saved: always the registry", async () => {
+    const cache = new FakeCache({ onRestore: async () => true });
+    const { npm } = await fakeNpm("ok");
+    const r = await installNpmTool({ ...pkg, version: "2.1.329", toolCacheDir: fresh(), cache, npm });
+    expect(r.source).toBe("npm");
+    expect(cache.restored).toEqual([]);
+    expect(cache.saved).toEqual([]);
+  });
+
+  it("ships a digest for each pinned CLI on linux-x64", async () => {
+    const { shippedIntegrity } = await import("../src/adapters/tool-install.js");
+    const yml = await readFile("action.yml", "utf8");
+    for (const [name, input] of [
+      ["@anthropic-ai/claude-code", "claude-version"],
+      ["@openai/codex", "codex-version"],
+    ] as const) {
+      const version = new RegExp(`${input}:[\\s\\S]*?default:\\s*"?([0-9][^"\\s]*)`).exec(yml)![1]!;
+      if (process.platform === "linux" && process.arch === "x64")
+        expect(shippedIntegrity(name, version), name).toMatch(/^sha256-[0-9a-f]{64}$/);
+    }
+  });
+
   it("uses a verified copy in the tool cache without touching cache or npm", async () => {
     const toolCacheDir = fresh();
     await writeFakeBin(toolDir(toolCacheDir, pkg.packageName, pkg.version), "claude", "2.1.330");
     const cache = new FakeCache();
     const { npm, log } = await fakeNpm("fail");
-    const r = await installNpmTool({ ...pkg, toolCacheDir, cache, npm });
+    const integrity = await digestOf(fakeBinText("2.1.330"));
+    const r = await installNpmTool({ ...pkg, toolCacheDir, cache, npm, integrity });
     expect(r).toEqual({
       binPath: path.join(
         toolCacheDir,
@@ -123,7 +198,8 @@ describe("installNpmTool", () => {
     const cache = new FakeCache({
       onRestore: async (dir) => (await writeFakeBin(dir, "claude", "2.1.330"), true),
     });
-    const r = await installNpmTool({ ...pkg, toolCacheDir, cache, npm: "/nonexistent/npm" });
+    const integrity = await digestOf(fakeBinText("2.1.330"));
+    const r = await installNpmTool({ ...pkg, toolCacheDir, cache, npm: "/nonexistent/npm", integrity });
     expect(r).toMatchObject({ cacheHit: true, installed: false, source: "actions-cache" });
     expect(cache.restored).toEqual([
       `aegis-anthropic-ai-claude-code-2.1.330-${process.platform}-${process.arch}`,
@@ -136,7 +212,8 @@ describe("installNpmTool", () => {
     await writeFakeBin(toolDir(toolCacheDir, pkg.packageName, pkg.version), "claude", "2.1.329");
     const cache = new FakeCache();
     const { npm, log } = await fakeNpm("ok");
-    const r = await installNpmTool({ ...pkg, toolCacheDir, cache, npm });
+    const integrity = await digestOf(npmOkText("2.1.330"));
+    const r = await installNpmTool({ ...pkg, toolCacheDir, cache, npm, integrity });
     expect(r).toMatchObject({ cacheHit: false, installed: true, source: "npm" });
     expect(cache.saved).toEqual([cacheKey(pkg.packageName, pkg.version)]);
     const args = JSON.parse(await readFile(log, "utf8")) as string[];

@@ -11,17 +11,23 @@
  * `.jsonl` in the project folder of the cwd it runs in (no `.claude.json`, no other state);
  * `CLAUDE_CONFIG_DIR` moves all of this and must stay unset.
  *
- * The cache archive holds a staging folder (`<home>/.aegis-session`) with a manifest naming the
- * session, so a restore learns the session id without knowing it beforehand (a cache entry's
- * version hashes the exact paths, which must be known at restore time). Archives record paths, so
- * `home` must be the same path in every job of a task: use {@link sessionHome}. The cwd must be the
- * same too (GITHUB_WORKSPACE is) for the transcript's absolute tool-results paths to resolve.
+ * The cache archive holds a staging folder with a manifest naming the session, so a restore learns
+ * the session id without knowing it beforehand. A cache entry's version hashes the path strings it
+ * was saved with, and its archive holds them relative to GITHUB_WORKSPACE: the stage is given as
+ * `~/.aegis-session/<task>` — the same string in every job, whatever the runner's name, its HOME
+ * or the room's user — and lands in the new job's HOME (hosted runners keep HOME and the workspace
+ * in the same places). Nothing else of the session's paths carries over as a path: the manifest
+ * records the HOME and cwd it was saved from, and a restore into another room (on GitHub-hosted
+ * runners every job is a fresh machine with its own `RUNNER_NAME`, so its own room user and
+ * folders) moves the transcript into the new cwd's project folder and rewrites the absolute paths
+ * in it (the cwd, the HOME, the tool-results files it points to) to the new ones.
  *
  * Resuming is an optimisation: every failure here (no cache service, no entry, a bad archive) is
  * logged and reported as "not saved" / "not restored", never thrown.
  */
 import { createHash } from "node:crypto";
 import { cp, lstat, mkdir, readdir, readFile, realpath, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import * as core from "@actions/core";
 import { z } from "zod";
@@ -81,6 +87,9 @@ const manifestSchema = z.object({
   projectKey: z.string(),
   savedAt: z.string(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The HOME and (real) cwd the session ran in, for a restore elsewhere to relocate its paths. */
+  home: z.string().startsWith("/").optional(),
+  cwd: z.string().startsWith("/").optional(),
 });
 type Manifest = z.infer<typeof manifestSchema>;
 
@@ -121,9 +130,35 @@ export function projectDir(home: string, cwd: string): string {
   return path.join(home, ".claude", "projects", projectKey(cwd));
 }
 
-/** The one path the cache entry is made of: keep it identical between save and restore. */
-export function stageDir(home: string): string {
-  return path.join(home, STAGE_DIR);
+/**
+ * The one path the cache entry is made of, as given to the cache (identical in every job of the
+ * task) and as a folder of this job (in the action's HOME, never the room's).
+ */
+export function stagePath(taskId: string, homedir = os.homedir()): { pattern: string; dir: string } {
+  return { pattern: `~/${STAGE_DIR}/${taskId}`, dir: path.join(homedir, STAGE_DIR, taskId) };
+}
+
+/**
+ * The transcript of a session saved from `from`, as it reads in `to`: every absolute path under
+ * the old project folder, HOME or cwd now under the new one (longest first, so the project folder
+ * inside HOME moves as a whole). Paths sit in JSON strings, where `/` is not escaped.
+ */
+export function relocateTranscript(
+  text: string,
+  from: { home: string; cwd: string },
+  to: { home: string; cwd: string },
+): string {
+  const moves: [string, string][] = [
+    [projectDir(from.home, from.cwd), projectDir(to.home, to.cwd)],
+    [from.home, to.home],
+    [from.cwd, to.cwd],
+  ];
+  let out = text;
+  for (const [a, b] of moves.filter(([a, b]) => a !== b).sort((x, y) => y[0].length - x[0].length)) {
+    // Only whole path prefixes: `/a/home` must not rewrite `/a/homework`.
+    out = out.replace(new RegExp(`${a.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?=[/"\\\\]|$)`, "g"), b);
+  }
+  return out;
 }
 
 /** A transcript cut by a killed process may end mid-line: keep whole JSONL records only. */
@@ -276,10 +311,10 @@ export async function saveSession(opts: SaveSessionOptions): Promise<SaveSession
     return { saved: false, key, reason: "empty transcript" };
   }
 
-  const stage = stageDir(opts.home);
+  const { pattern, dir: stage } = stagePath(opts.taskId);
   try {
     await rm(stage, { recursive: true, force: true });
-    await mkdir(stage, { recursive: true });
+    await mkdir(stage, { recursive: true, mode: 0o700 });
     await writeFile(path.join(stage, `${opts.sessionId}.jsonl`), text, { mode: 0o600 });
     const sidecarSrc = path.join(project, opts.sessionId);
     let sidecar = false;
@@ -307,11 +342,13 @@ export async function saveSession(opts: SaveSessionOptions): Promise<SaveSession
       projectKey: projectKey(cwd),
       savedAt: new Date().toISOString(),
       sha256: createHash("sha256").update(text).digest("hex"),
+      home: opts.home,
+      cwd,
     };
     await writeFile(path.join(stage, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
     const bytes = Buffer.byteLength(text) + (sidecar ? await treeBytes(path.join(stage, opts.sessionId)) : 0);
     // -1: the library already logged why (the key exists, or the cache refused the write).
-    const id = await opts.cache.saveCache([stage], key);
+    const id = await opts.cache.saveCache([pattern], key);
     if (id === -1) return { saved: false, key, reason: "the cache did not take the entry" };
     core.info(`Saved session ${opts.sessionId} (${bytes} bytes) as ${key}`);
     return { saved: true, key, bytes, sidecar };
@@ -339,10 +376,10 @@ export async function restoreSession(opts: SessionStoreOptions): Promise<Restore
     return { restored: false, reason: "no cache service" };
   }
   const { primary, fallback } = restoreKeys(opts.taskId, opts.attempt);
-  const stage = stageDir(opts.home);
+  const { pattern, dir: stage } = stagePath(opts.taskId);
   try {
     await rm(stage, { recursive: true, force: true });
-    const hit = await opts.cache.restoreCache([stage], primary, fallback);
+    const hit = await opts.cache.restoreCache([pattern], primary, fallback);
     if (!hit) {
       core.info(`No saved session for task ${opts.taskId} (looked for ${primary}): the session starts over`);
       return { restored: false, reason: "no entry" };
@@ -356,11 +393,20 @@ export async function restoreSession(opts: SessionStoreOptions): Promise<Restore
       throw new Error(`the transcript in ${hit} does not match its manifest`);
 
     const cwd = await realCwd(opts.cwd);
-    if (manifest.projectKey !== projectKey(cwd))
+    let transcript = text;
+    if (manifest.home && manifest.cwd) {
+      transcript = relocateTranscript(
+        text,
+        { home: manifest.home, cwd: manifest.cwd },
+        { home: opts.home, cwd },
+      );
+      if (transcript !== text)
+        core.info(`The session ran in ${manifest.cwd}: its paths now point into ${cwd}`);
+    } else if (manifest.projectKey !== projectKey(cwd))
       core.info(`The session ran in another folder (${manifest.projectKey}); paths it saved may not resolve`);
     const project = projectDir(opts.home, cwd);
     await mkdir(project, { recursive: true });
-    await writeFile(path.join(project, `${manifest.sessionId}.jsonl`), text, { mode: 0o600 });
+    await writeFile(path.join(project, `${manifest.sessionId}.jsonl`), transcript, { mode: 0o600 });
     const sidecar = path.join(stage, manifest.sessionId);
     if (await exists(sidecar)) await copyTree(sidecar, path.join(project, manifest.sessionId));
     core.info(`Restored session ${manifest.sessionId} of attempt ${manifest.attempt} from ${hit}`);

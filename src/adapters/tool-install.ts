@@ -2,9 +2,17 @@
  * Installs a pinned npm CLI (Claude Code, Codex) once per runner and per cache.
  *
  * Lookup order: the runner's tool cache directory (self-hosted runners keep it between jobs), then
- * the Actions cache, then `npm install` from the registry. Every source is verified by running the
- * binary's `--version`; a copy that does not answer with the pinned version is discarded. A missing
- * cache service (no ACTIONS_RESULTS_URL, GHES without cache) is a normal path, not an error.
+ * the Actions cache, then `npm install` from the registry. A missing cache service (no
+ * ACTIONS_RESULTS_URL, GHES without cache) is a normal path, not an error.
+ *
+ * Nothing is run from a cache before it is proven to be what npm installs: code the agent wrote
+ * runs in the repository's CI, which can save an Actions cache entry under this very key (in the
+ * PR's scope, which aegis's `pull_request` jobs read first) or, on a self-hosted runner, rewrite
+ * the tool cache on disk. So a copy from either is first hashed, every file and link of its tree
+ * (core/tool-digest.ts), and compared with the digest aegis ships for the pinned version and
+ * platform (src/adapters/tool-integrity.json, made by scripts/tool-integrity.mjs from a clean
+ * install); only a match is run, even for `--version`. A version or platform aegis has no digest
+ * for is installed from the registry every time and never restored.
  */
 import { execFile } from "node:child_process";
 import * as exec from "@actions/exec";
@@ -12,6 +20,8 @@ import { access, constants, mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as core from "@actions/core";
 import { withoutRunnerCredentials } from "../core/agent-env.js";
+import { treeDigest } from "./tool-digest.js";
+import SHIPPED from "./tool-integrity.json" with { type: "json" };
 
 /** The part of `@actions/cache` used here, so tests can pass a plain fake. */
 export interface CacheLike {
@@ -29,6 +39,26 @@ export interface InstallOptions {
   cache: CacheLike;
   /** npm executable; tests point it at a stand-in. */
   npm?: string;
+  /** The tree digest a cached copy must have; default: the digest shipped for this version and platform. */
+  integrity?: string;
+}
+
+/** The digest aegis ships for `packageName@version` on this platform, if any. */
+export function shippedIntegrity(packageName: string, version: string): string | undefined {
+  const table = SHIPPED as Record<string, Record<string, string> | undefined>;
+  return table[`${packageName}@${version}`]?.[`${process.platform}-${process.arch}`];
+}
+
+/** Whether the tree at `dir` is exactly the one npm installs (the digest matches). */
+async function trusted(dir: string, expected: string | undefined, where: string): Promise<boolean> {
+  if (!expected) return false;
+  const actual = await treeDigest(dir).catch(() => undefined);
+  if (actual === expected) return true;
+  if (actual)
+    core.warning(
+      `The ${where} copy at ${dir} is not the one npm installs (digest ${actual}); not run, reinstalling.`,
+    );
+  return false;
 }
 
 export type InstallSource = "tool-cache" | "actions-cache" | "npm";
@@ -213,17 +243,26 @@ export async function installNpmTool(opts: InstallOptions): Promise<InstallResul
   const dir = toolDir(opts.toolCacheDir, opts.packageName, opts.version);
   const binPath = path.join(dir, "node_modules", ".bin", opts.binName);
   const key = cacheKey(opts.packageName, opts.version);
+  const expected = opts.integrity ?? shippedIntegrity(opts.packageName, opts.version);
+  if (!expected)
+    core.info(
+      `No shipped digest for ${opts.packageName}@${opts.version} on ${process.platform}-${process.arch}: installing from the registry (caches are used only for versions aegis can verify).`,
+    );
 
-  if (await verifyVersion(binPath, opts.version)) {
+  if (
+    expected &&
+    (await trusted(dir, expected, "tool cache")) &&
+    (await verifyVersion(binPath, opts.version))
+  ) {
     core.info(`Using ${opts.packageName} ${opts.version} from the tool cache`);
     return { binPath, cacheHit: false, installed: false, source: "tool-cache" };
   }
-  if (await restoreFromCache(opts.cache, dir, key)) {
-    if (await verifyVersion(binPath, opts.version)) {
+  if (expected && (await restoreFromCache(opts.cache, dir, key))) {
+    if ((await trusted(dir, expected, "Actions cache")) && (await verifyVersion(binPath, opts.version))) {
       core.info(`Restored ${opts.packageName} ${opts.version} from the Actions cache`);
       return { binPath, cacheHit: true, installed: false, source: "actions-cache" };
     }
-    core.info(`The cached ${key} does not run; reinstalling`);
+    core.info(`The cached ${key} is not usable; reinstalling`);
   }
   await npmInstall(opts, dir, binPath);
   if (!(await verifyVersion(binPath, opts.version))) {
@@ -231,6 +270,9 @@ export async function installNpmTool(opts: InstallOptions): Promise<InstallResul
       `${opts.packageName}@${opts.version} installed, but ${binPath} --version does not report ${opts.version}`,
     );
   }
-  await saveToCache(opts.cache, dir, key);
+  // Saved only where a later restore can check it: what has no digest is never restored anyway.
+  if (expected) {
+    if (await trusted(dir, expected, "fresh")) await saveToCache(opts.cache, dir, key);
+  }
   return { binPath, cacheHit: false, installed: true, source: "npm" };
 }

@@ -23,8 +23,9 @@ export function inert(text: string, max = 200): string {
   const line = capped.length > max ? `${capped.slice(0, max - 1).join("")}…` : flat;
   return (
     line
-      // Markdown: links and images, code spans, emphasis, tables, HTML and entities.
-      .replace(/[\\`*_[\]()!|~]/g, (c) => `\\${c}`)
+      // Markdown: links and images (no `[`, no link), code spans, table cells, HTML and entities.
+      // Emphasis is left alone: it is no way out, and `snake_case` names stay readable.
+      .replace(/[\\`[\]|]/g, (c) => `\\${c}`)
       .replace(/&/g, "&amp;")
       .replace(/</g, "&lt;")
       .replace(/>/g, "&gt;")

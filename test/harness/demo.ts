@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { startFakeAnthropic, type Turn, type TurnContext } from "./fake-anthropic.js";
 import { DEFAULT_FILES, startFakeGitHub } from "./fake-github.js";
 import { startFakeOpenAI, structuredReviewAnswer, type TurnContext as ReviewContext } from "./fake-openai.js";
-import { type ActionRun, issueLabeledEvent, roomUserFor, runAction, scheduleEvent } from "./runner.js";
+import { type ActionRun, issueLabeledEvent, roomUsersGiven, runAction, scheduleEvent } from "./runner.js";
 import { addLabelAs, openIssue } from "./scenario.js";
 import { claudeBin } from "./fake-anthropic.js";
 import { codexBin } from "./fake-openai.js";
@@ -269,7 +269,7 @@ async function main(): Promise<void> {
     say(`Demo finished in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
     fake.assertClean();
   } finally {
-    if (room) removeRoomUser(roomUserFor(fake));
+    if (room) for (const user of roomUsersGiven) removeRoomUser(user);
     await Promise.allSettled([fake.close(), anthropic.close(), openai.close()]);
     await rm(work, { recursive: true, force: true });
   }

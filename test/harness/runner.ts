@@ -44,6 +44,8 @@ export interface RunActionOptions {
   asUser?: { uid: number; gid: number };
   /** The runner's folders open to every local user (a HOME of mode 755, as some runners have). */
   worldReadable?: boolean;
+  /** `RUNNER_NAME`; default a new `GitHub Actions <n>` for every run. */
+  runnerName?: string;
 }
 
 export interface Annotation {
@@ -77,8 +79,28 @@ export interface ActionRun {
 /** Test room users are named `aegt-…` so the suite's teardown finds and removes every one. */
 export const TEST_ROOM_USER_PREFIX = "aegt-";
 
-export function roomUserFor(fake: FakeGitHub): string {
-  return `${TEST_ROOM_USER_PREFIX}${createHash("sha256").update(fake.url).digest("hex").slice(0, 10)}`;
+/**
+ * The room user of one job: a hosted runner gives every job a fresh machine and its own
+ * `RUNNER_NAME`, so the emulator gives every job its own runner name and with it its own room
+ * user and folders — nothing that must survive from one job to the next can lean on either.
+ */
+export function roomUserFor(fake: FakeGitHub, runnerName: string): string {
+  return `${TEST_ROOM_USER_PREFIX}${createHash("sha256").update(`${fake.url} ${runnerName}`).digest("hex").slice(0, 10)}`;
+}
+
+/** The room user the run was given. */
+export function roomUserOf(run: ActionRun): string {
+  return run.env.AEGIS_ROOM_USER ?? "";
+}
+
+/** Every room user handed to a run of this process (the demo removes them when it ends). */
+export const roomUsersGiven = new Set<string>();
+
+let jobs = 0;
+/** `GitHub Actions <n>`, a new n for every job, as GitHub-hosted runners name theirs. */
+function hostedRunnerName(): string {
+  jobs += 1;
+  return `GitHub Actions ${1 + ((process.pid * 7919 + jobs * 104729 + Math.floor(Math.random() * 1000)) % 1_000_000)}`;
 }
 
 /** `INPUT_<NAME>`: upper-cased, spaces to underscores, hyphens kept (as the runner does). */
@@ -191,6 +213,7 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
   await writeFile(eventPath, JSON.stringify(opts.event.payload, null, 2));
 
   const entry = opts.entry ?? DEFAULT_ENTRY;
+  const runnerName = opts.runnerName ?? hostedRunnerName();
   const sha = (await fake.branchSha(fake.defaultBranch)) ?? "";
   const repository = `${fake.owner}/${fake.repo}`;
   const context: Record<string, string> = {
@@ -234,14 +257,15 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
     RUNNER_TOOL_CACHE: dirs.tools,
     RUNNER_OS: "Linux",
     RUNNER_ARCH: "X64",
-    RUNNER_NAME: "aegis-emulator",
-    // One room user per fake repository: tests in parallel never reap each other's rooms, and the
-    // runs of one test share the room's paths (as one runner's jobs do), so sessions resume.
-    AEGIS_ROOM_USER: roomUserFor(fake),
+    RUNNER_NAME: runnerName,
+    // One room user per job, named after the fake and the job's runner: tests in parallel never
+    // reap each other's rooms, and a task's next attempt works in another room (as on hosted runners).
+    AEGIS_ROOM_USER: roomUserFor(fake, runnerName),
     ...files,
     ...Object.fromEntries(Object.entries(inputs).map(([k, v]) => [inputEnvName(k), v])),
     ...(opts.env ?? {}),
   };
+  roomUsersGiven.add(env.AEGIS_ROOM_USER!);
 
   if (opts.worldReadable) await chmod(root, 0o755);
   if (opts.asUser) {

@@ -117,7 +117,7 @@ describe("file gate", () => {
 
   it("honours AEGIS_CONFIG_PATH and AEGIS_PROTECTED_PATHS", async () => {
     expect((await write("config/aegis.yml", { AEGIS_CONFIG_PATH: "config/aegis.yml" })).code).toBe(2);
-    expect((await write(".github/aegis.yml", { AEGIS_CONFIG_PATH: "config/aegis.yml" })).code).toBe(0);
+    expect((await write("docs/aegis.yml", { AEGIS_CONFIG_PATH: "config/aegis.yml" })).code).toBe(0);
     expect((await write("infra/main.tf", { AEGIS_PROTECTED_PATHS: "secrets/**\ninfra/*.tf" })).code).toBe(2);
     expect((await write("infra/main.tf", { AEGIS_PROTECTED_PATHS: "secrets/**,other/**" })).code).toBe(0);
   });

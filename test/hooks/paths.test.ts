@@ -22,7 +22,7 @@ describe("write rules", () => {
     ["/elsewhere/x", /outside the workspace/],
     ["/ws", /workspace root/],
   ])("refuses %s", (p, want) => expect(writeRefusal(p, policy)).toMatch(want));
-  it.each(["/ws/src/a.ts", "/ws/.github/aegis.yml", "/ws/docs/readme.md", "/ws/hooksy/x"])("allows %s", (p) =>
+  it.each(["/ws/src/a.ts", "/ws/docs/aegis.yml", "/ws/docs/readme.md", "/ws/hooksy/x"])("allows %s", (p) =>
     expect(writeRefusal(p, policy)).toBeNull(),
   );
   it("matches globs like the shell", () => {
