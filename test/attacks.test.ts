@@ -2,6 +2,9 @@
 // bundle and the real `claude` CLI against the fake GitHub and a scripted model, as the attack
 // would run on a runner. Every test here failed on the main before the fix it names.
 import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { promisify } from "node:util";
 import { fromMarkdown } from "mdast-util-from-markdown";
 import { gfmFromMarkdown } from "mdast-util-gfm";
@@ -19,6 +22,8 @@ import { DEFAULT_FILES, type FakeGitHub, startFakeGitHub } from "./harness/fake-
 import { type ActionRun, runAction, workflowDispatchEvent } from "./harness/runner.js";
 import { expectSuccess, ledgerOf, openIssue, planOnLabel } from "./harness/scenario.js";
 import { GitHub } from "../src/adapters/github.js";
+import { cacheKey, toolDir } from "../src/adapters/tool-install.js";
+import { startFakeCache } from "./harness/fake-cache.js";
 import { LedgerStore } from "../src/adapters/ledger-store.js";
 import { addTask } from "../src/core/lifecycle.js";
 import {
@@ -295,7 +300,8 @@ function liveBits(markdown: string, agentMarks: { mention: string; ref: string; 
     if (node.type === "inlineCode" || node.type === "code") return;
     if ((node.type === "link" || node.type === "image") && String(node.url).includes(agentMarks.host))
       found.push(`${node.type} to ${node.url}`);
-    if (node.type === "html" && String(node.value).includes(agentMarks.host)) found.push(`html ${node.value}`);
+    if (node.type === "html" && String(node.value).includes(agentMarks.host))
+      found.push(`html ${node.value}`);
     if (node.type === "text" && !inCode) {
       const text = String(node.value);
       if (text.includes(agentMarks.mention)) found.push(`mention in ${JSON.stringify(text)}`);
@@ -371,5 +377,89 @@ fs.writeFileSync(".env\` Closes #77 @evil-admins \`x", "A=1\\n");
     expect(status).toContain("evil");
     expect(liveBits(status, MARKS)).toEqual([]);
     expect(liveBits(run.summary, MARKS)).toEqual([]);
+  });
+});
+
+describe("no CLI from a cache the agent's CI could write (attack 1)", () => {
+  it("a 'claude' planted in the Actions cache under aegis's key is never run; the real one is installed and the task completes", async () => {
+    const cacheService = await startFakeCache();
+    const scratch = await mkdtemp(path.join(os.tmpdir(), "aegis-poison-"));
+    // The cache stores paths relative to the job's workspace: CI's is at the same depth, elsewhere.
+    const ciRoot = await mkdtemp(path.join(os.tmpdir(), "aegis-poison-ci-"));
+    try {
+      // Hosted runners keep the tool cache at one path in every job: the entry's version hashes it.
+      const toolCache = path.join(scratch, "hostedtoolcache");
+      const mark = path.join(scratch, "poisoned-claude-ran");
+      // What CI on an aegis PR can do with the runtime token its job holds: save an entry under the key.
+      const poisoner = path.join(ciRoot, "workspace");
+      const dir = toolDir(toolCache, "@anthropic-ai/claude-code", "2.1.330");
+      await mkdir(path.join(dir, "node_modules", ".bin"), { recursive: true });
+      await mkdir(poisoner, { recursive: true });
+      await writeFile(
+        path.join(dir, "node_modules", ".bin", "claude"),
+        `#!/bin/sh\ntouch ${mark}\necho "2.1.330 (Claude Code)"\n`,
+        { mode: 0o755 },
+      );
+      await exec(
+        process.execPath,
+        [
+          "--input-type=module",
+          "-e",
+          `import * as cache from "@actions/cache"; await cache.saveCache([${JSON.stringify(dir)}], ${JSON.stringify(cacheKey("@anthropic-ai/claude-code", "2.1.330"))});`,
+        ],
+        { cwd: process.cwd(), env: { ...process.env, ...cacheService.env, GITHUB_WORKSPACE: poisoner } },
+      );
+      expect(cacheService.entries().filter((e) => e.committed)).toHaveLength(1);
+      await rm(dir, { recursive: true, force: true });
+
+      // npm, as far as this test goes: the registry's copy of the pinned CLI is the project's own.
+      const npmDir = path.join(scratch, "npm-bin");
+      await mkdir(npmDir);
+      const project = path.resolve("node_modules");
+      await writeFile(
+        path.join(npmDir, "npm"),
+        `#!/bin/sh\nprefix=""\nwhile [ $# -gt 0 ]; do [ "$1" = --prefix ] && prefix="$2"; shift; done\nmkdir -p "$prefix/node_modules/@anthropic-ai" "$prefix/node_modules/.bin"\ncp -a ${project}/@anthropic-ai/claude-code ${project}/@anthropic-ai/claude-code-linux-x64 "$prefix/node_modules/@anthropic-ai/"\nln -sf ../@anthropic-ai/claude-code/bin/claude.exe "$prefix/node_modules/.bin/claude"\n`,
+        { mode: 0o755 },
+      );
+
+      const agent = await model([
+        bash("echo '# Install' > INSTALL.md && git add INSTALL.md && git commit -q -m 'Document install'"),
+        { text: "Done.\nTASK_COMPLETE" },
+      ]);
+      fake = await startFakeGitHub({ users: { maya: "maintain" } });
+      const n = openIssue(fake, {
+        title: "Document the install steps",
+        body: "The README should explain how to install the tool. Add a docs file for it.",
+        labels: ["documentation"],
+        by: "maya",
+      });
+      const planned = expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
+      runs.push(planned);
+      const taskId = (JSON.parse(planned.outputs.tasks ?? "[]") as string[])[0]!;
+      const run = await runAction({
+        mode: "run",
+        inputs: { task: taskId, "anthropic-base-url": agent.url, "anthropic-api-key": API_KEY },
+        event: workflowDispatchEvent(fake),
+        fake,
+        env: {
+          CLAUDE_CODE_MAX_RETRIES: "0",
+          ...cacheService.env,
+          RUNNER_TOOL_CACHE: toolCache,
+          PATH: `${npmDir}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+        },
+        timeoutMs: 150_000,
+      });
+      runs.push(run);
+      expectSuccess(run);
+      expect(run.stdout).toMatch(/Actions cache copy at .* is not the one npm installs/);
+      await expect(stat(mark)).rejects.toThrow();
+      expect(run.stdout).toContain("Claude Code 2.1.330 from npm.");
+      const task = (await ledgerOf(fake)).tasks.find((t) => t.id === taskId)!;
+      expect(task.state).toBe("pr-open");
+    } finally {
+      await cacheService.close();
+      await rm(scratch, { recursive: true, force: true });
+      await rm(ciRoot, { recursive: true, force: true });
+    }
   });
 });
