@@ -223,6 +223,8 @@ describe.skipIf(!canTest)("egress from the agent's room", () => {
       event: workflowDispatchEvent(killed.fake),
       fake: killed.fake,
       env: { "STATE_aegis-post": "true", "STATE_aegis-room": room! },
+      // The post step is the same job's: the same runner.
+      runnerName: killed.run.env.RUNNER_NAME!,
     });
     cleanups.push(post.cleanup);
     expect(post.exitCode).toBe(0);

@@ -15,7 +15,14 @@ import { afterEach, describe, expect, it } from "vitest";
 import { claudeBin, startFakeAnthropic, type FakeAnthropic, type Turn } from "./harness/fake-anthropic.js";
 import { codexBin, type FakeOpenAI, startFakeOpenAI, structuredReviewAnswer } from "./harness/fake-openai.js";
 import { DEFAULT_FILES, type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
-import { type ActionRun, checkout, roomUserOf, runAction, workflowDispatchEvent } from "./harness/runner.js";
+import {
+  type ActionRun,
+  checkout,
+  roomUserFor,
+  roomUserOf,
+  runAction,
+  workflowDispatchEvent,
+} from "./harness/runner.js";
 import { processesOf } from "../src/adapters/room.js";
 import { expectSuccess, ledgerOf, openIssue, planOnLabel } from "./harness/scenario.js";
 import { isAlive, leakedIn, type Loot, makeDrop, readLoot, spySource } from "./harness/spy.js";
@@ -292,10 +299,13 @@ describe.skipIf(!asRoot)("the agent's room", () => {
     expect(a.task.state).toBe("pr-open");
     let seen = "";
     let probe: CodexProbe | undefined;
+    // The review is a job of its own, on a runner of its own: its room is named after that runner.
+    const reviewRunner = "GitHub Actions 4711";
+    const reviewUser = roomUserFor(a.fake, reviewRunner);
     openai = await startFakeOpenAI((ctx) => {
       if (ctx.index === 0) {
         // Codex is waiting for this answer: look at it from outside, as root.
-        probe = probeCodex(a.secrets, `/var/lib/aegis-room/${roomUserOf(a.run)}`);
+        probe = probeCodex(a.secrets, `/var/lib/aegis-room/${reviewUser}`);
         return {
           customToolCalls: [
             {
@@ -319,6 +329,7 @@ describe.skipIf(!asRoot)("the agent's room", () => {
       event: workflowDispatchEvent(a.fake),
       fake: a.fake,
       env: { ACTIONS_RUNTIME_TOKEN: RUNTIME_TOKEN, ACTIONS_ID_TOKEN_REQUEST_TOKEN: OIDC_TOKEN },
+      runnerName: reviewRunner,
       timeoutMs: 120_000,
     });
     cleanups.push(reviewed.cleanup);

@@ -49,6 +49,7 @@ import {
   sealEgress,
 } from "./egress.js";
 import { killSessionTree, SESSION_TAG_VAR } from "./process-tree.js";
+import { type ToolchainView, viewCommands } from "./toolchain-view.js";
 
 /** Default user name (with a suffix per runner); `AEGIS_ROOM_USER` (operators, tests) names another. */
 export const DEFAULT_ROOM_USER = "aegis-agent";
@@ -273,27 +274,34 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const NAME_SERVICE_DIRS = ["/run/systemd/resolve", "/run/dbus", "/run/nscd"];
 
 /** What the launcher runs (as root) before dropping to the room's user: the folders hidden. */
-function hidingScript(hidden: readonly string[]): string {
+function hidingScript(hidden: readonly string[], view: readonly string[] = []): string {
   const mounts = hidden.map((d) => `/usr/bin/mount -t tmpfs -o size=4k,mode=755 aegis-hidden '${d}'`);
-  return [...mounts, 'exec "$@"'].join(" && ");
+  return [...mounts, ...view, 'exec "$@"'].join(" && ");
 }
 
-function roomLauncher(privilege: Privilege, user: RoomUser, hidden: readonly string[] = []): Launcher {
+function roomLauncher(
+  privilege: Privilege,
+  user: RoomUser,
+  hidden: readonly string[] = [],
+  view: string[] = [],
+): Launcher {
   // Each process of the room starts in a mount namespace of its own where the name services'
-  // sockets are hidden; mounts made there never reach the machine.
-  const hide = hidden.length
-    ? [
-        "/usr/bin/unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "--",
-        "/bin/sh",
-        "-c",
-        hidingScript(hidden),
-        "sh",
-      ]
-    : [];
+  // sockets are hidden and the runner's HOME shows only the job's toolchain (toolchain-view.ts);
+  // mounts made there never reach the machine.
+  const hide =
+    hidden.length || view.length
+      ? [
+          "/usr/bin/unshare",
+          "--mount",
+          "--propagation",
+          "private",
+          "--",
+          "/bin/sh",
+          "-c",
+          hidingScript(hidden, view),
+          "sh",
+        ]
+      : [];
   return (file, args, env) => {
     if (privilege === "root") {
       if (!hide.length) return { file: "setpriv", args: [...setprivArgs(user), file, ...args], env };
@@ -334,6 +342,8 @@ export interface OpenRoomOptions {
   rootDir?: string;
   /** Where the room may connect; `open` still refuses cloud metadata. Default: open, no rules. */
   egress?: EgressPolicy;
+  /** The job's toolchain in the runner's HOME, shown to the room read-only (toolchain-view.ts). */
+  toolchain?: ToolchainView;
 }
 
 export async function openRoom(opts: OpenRoomOptions): Promise<Room> {
@@ -356,7 +366,7 @@ export async function openRoom(opts: OpenRoomOptions): Promise<Room> {
           "runner of the machine its own with the AEGIS_ROOM_USER environment variable",
       );
     const user = await ensureUser(privilege, name, base);
-    const room = await buildSandboxed(privilege, user, root, base, opts.egress);
+    const room = await buildSandboxed(privilege, user, root, base, opts.egress, opts.toolchain);
     const held = lock;
     return {
       ...room,
@@ -445,6 +455,16 @@ async function limitEgress(
  * Under an allow-list a machine that has them but cannot hide them fails closed; with `"*"` the
  * room may resolve any name anyway, and nothing is hidden.
  */
+/** Fails (closed) where a mount namespace cannot be made: `what` needs one. */
+async function namespaceWorks(privilege: Privilege, what: string): Promise<void> {
+  await privileged(
+    privilege,
+    "/usr/bin/unshare",
+    ["--mount", "--propagation", "private", "--", "/bin/true"],
+    `${what} (a mount namespace)`,
+  );
+}
+
 async function nameServicesToHide(privilege: Privilege, policy: EgressPolicy): Promise<string[]> {
   if (policy.kind === "open") return [];
   const present = NAME_SERVICE_DIRS.filter((d) => existsSync(d));
@@ -464,9 +484,17 @@ async function buildSandboxed(
   root: string,
   base: string,
   policy: EgressPolicy = { kind: "open" },
+  toolchain?: ToolchainView,
 ): Promise<Room> {
   const me = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
-  const launch = roomLauncher(privilege, user, await nameServicesToHide(privilege, policy));
+  const stage = path.join(base, "toolchain");
+  // Laid over a folder that holds the room itself, the view would hide the room's own files.
+  const view =
+    toolchain && !(base === toolchain.cover || base.startsWith(`${toolchain.cover}/`))
+      ? viewCommands(toolchain, stage)
+      : [];
+  if (view.length) await namespaceWorks(privilege, "showing the job's toolchain to the room");
+  const launch = roomLauncher(privilege, user, await nameServicesToHide(privilege, policy), view);
   const dirs = roomDirs(base);
   const cleanup = userRoomCleanup(privilege, user, base);
   const closed: { path: string; mode: number }[] = [];
@@ -491,6 +519,7 @@ async function buildSandboxed(
     "creating the room",
   );
   for (const dir of Object.values(dirs)) await mkdir(dir, { mode: dir === dirs.tools ? 0o755 : 0o700 });
+  if (view.length) await mkdir(stage, { mode: 0o755 });
   // In place before anything of the room runs; removed by dispose and by the post step.
   // (dispose, which closes its name filter, is only handed out below.)
   const egress = await limitEgress(privilege, user, policy);

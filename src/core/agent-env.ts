@@ -33,6 +33,16 @@ const ALLOWED_NAMES = new Set([
   "pythonLocation",
   "Python_ROOT_DIR",
   "PKG_CONFIG_PATH",
+  // Installers that live in the runner's HOME (shown to the room read-only: toolchain-view.ts).
+  "NVM_DIR",
+  "NVM_BIN",
+  "PIPX_HOME",
+  "PIPX_BIN_DIR",
+  "PNPM_HOME",
+  "VOLTA_HOME",
+  "BUN_INSTALL",
+  "DENO_INSTALL",
+  "GEM_HOME",
 ]);
 
 const ALLOWED_PREFIXES = ["LC_", "JAVA_HOME_"];

@@ -18,6 +18,7 @@ import * as git from "../adapters/git.js";
 import { startModelProxy, type ModelProxy, type ProxySpend } from "../adapters/model-proxy.js";
 import { openRoom, type Room, type StagedTool, stageHooks, stageNode, stageTool } from "../adapters/room.js";
 import { restoreSession, saveSession } from "../adapters/session-store.js";
+import { planToolchainView, type ToolchainView } from "../adapters/toolchain-view.js";
 import { runTestCommand } from "../adapters/test-command.js";
 import { sanitizeAgentEnv } from "../core/agent-env.js";
 import { egressPolicy } from "../core/egress.js";
@@ -92,10 +93,12 @@ export async function enterRoom(
 ): Promise<{ agentRoom: AgentRoom; resumeSessionId?: string }> {
   const { settings } = ctx;
   const { config, context } = settings;
+  const toolchain = await jobToolchain(config.run.sandbox);
   const room = await openRoom({
     sandbox: config.run.sandbox,
     runnerTemp: context.runnerTemp,
     egress: egressPolicy(config.run.egress),
+    ...(toolchain ? { toolchain } : {}),
   });
   core.saveState(ROOM_STATE, JSON.stringify(room.describe()));
   await closeRunnerTo(room).catch(async (error: unknown) => {
@@ -172,6 +175,34 @@ async function closeRunnerTo(room: Room): Promise<void> {
   ];
   const closed = await room.closeOff(paths);
   if (closed.length) core.info(`Closed to the agent's room: ${closed.join(", ")}.`);
+}
+
+/**
+ * What of the runner's HOME the session and the test ratchet may use: the folders of the job's
+ * toolchain (PATH entries, CARGO_HOME, nvm's, …), read-only; never the workspace or RUNNER_TEMP.
+ */
+async function jobToolchain(sandbox: string): Promise<ToolchainView | undefined> {
+  if (sandbox === "none") return undefined;
+  const env = process.env;
+  const closed = [
+    env.GITHUB_WORKSPACE ?? "",
+    env.RUNNER_TEMP ?? "",
+    ...[
+      "GITHUB_EVENT_PATH",
+      "GITHUB_ENV",
+      "GITHUB_OUTPUT",
+      "GITHUB_STATE",
+      "GITHUB_PATH",
+      "GITHUB_STEP_SUMMARY",
+    ].map((name) => (env[name] ? path.dirname(env[name]) : "")),
+  ];
+  const view = await planToolchainView(env, os.homedir(), closed);
+  for (const l of view?.leftOut ?? []) core.warning(`Not shown to the agent's room: ${l.path} (${l.why}).`);
+  if (view?.binds.length)
+    core.info(
+      `The job's toolchain, read-only in the agent's room: ${view.binds.map((b) => b.target).join(", ")}.`,
+    );
+  return view;
 }
 
 /** The directories of the runner processes above this one (Runner.Worker, Runner.Listener). */

@@ -46,6 +46,8 @@ export interface RunActionOptions {
   worldReadable?: boolean;
   /** `RUNNER_NAME`; default a new `GitHub Actions <n>` for every run. */
   runnerName?: string;
+  /** Sets up the runner's HOME before the step (a toolchain an earlier step installed); returns variables to add. */
+  prepareHome?: (home: string) => Promise<Record<string, string> | void>;
 }
 
 export interface Annotation {
@@ -264,6 +266,7 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
     ...files,
     ...Object.fromEntries(Object.entries(inputs).map(([k, v]) => [inputEnvName(k), v])),
     ...(opts.env ?? {}),
+    ...((await opts.prepareHome?.(dirs.home)) ?? {}),
   };
   roomUsersGiven.add(env.AEGIS_ROOM_USER!);
 

@@ -1,0 +1,131 @@
+// The job's toolchain in the agent's room, through the real bundle and the real `claude` CLI: a
+// cargo that an earlier step installed in the runner's HOME (on PATH, CARGO_HOME set) runs in the
+// session and in the test ratchet, read-only; the credentials beside it in that HOME stay out of
+// reach of the code the agent plants, and nothing else of the HOME is there.
+import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { claudeBin, type FakeAnthropic, startFakeAnthropic, type Turn } from "./harness/fake-anthropic.js";
+import { DEFAULT_FILES, type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
+import { type ActionRun, runAction, workflowDispatchEvent } from "./harness/runner.js";
+import { expectSuccess, ledgerOf, openIssue, planOnLabel } from "./harness/scenario.js";
+
+const asRoot = process.getuid?.() === 0;
+const NPM_SECRET = "npm_toolchainTestSecret0123456789abcdef";
+const DOCKER_SECRET = "ZG9ja2VyOnRvb2xjaGFpblNlY3JldA==";
+
+let fake: FakeGitHub | undefined;
+let model: FakeAnthropic | undefined;
+const runs: ActionRun[] = [];
+afterEach(async () => {
+  for (const r of runs.splice(0)) await r.cleanup();
+  await model?.close();
+  await fake?.close();
+  fake = model = undefined;
+});
+
+const bash = (command: string): Turn => ({
+  toolUses: [{ name: "Bash", input: { command, description: "step" } }],
+});
+
+/** The probe the agent plants: uses the toolchain, then tries the rest of the runner's HOME. */
+const probe = (home: string) => `
+const fs = require("fs"), { execFileSync } = require("child_process");
+const out = {};
+try { out.cargo = execFileSync("cargo", ["--version"], { encoding: "utf8" }).trim(); } catch (e) { out.cargo = "failed: " + e.message; }
+out.loot = [".npmrc", ".docker/config.json", ".git-credentials"].map((f) => { try { return fs.readFileSync(${JSON.stringify(home)} + "/" + f, "utf8"); } catch (e) { return e.code; } });
+try { out.home = fs.readdirSync(${JSON.stringify(home)}).sort(); } catch (e) { out.home = e.code; }
+try { fs.writeFileSync(${JSON.stringify(home)} + "/.cargo/bin/planted", "x"); out.write = "written"; } catch (e) { out.write = e.code; }
+fs.writeFileSync("probe.json", JSON.stringify(out, null, 1));
+`;
+
+describe.skipIf(!asRoot)("the job's toolchain in the room", () => {
+  it("a cargo in the runner's HOME runs in the session and the ratchet, read-only; the HOME's credentials stay out of reach", async () => {
+    let runnerHome = "";
+    fake = await startFakeGitHub({
+      users: { maya: "maintain" },
+      files: { ...DEFAULT_FILES, ".github/aegis.yml": 'run:\n  testCommand: "cargo --version"\n' },
+    });
+    model = await startFakeAnthropic((ctx) => {
+      const source = Buffer.from(probe(runnerHome), "utf8").toString("base64");
+      const steps: Turn[] = [
+        bash(`echo ${source} > p.b64 && base64 -d p.b64 > probe.cjs && rm p.b64`),
+        bash("node probe.cjs && git add probe.json probe.cjs && git commit -q -m 'Probe the toolchain'"),
+        { text: "Done.\nTASK_COMPLETE" },
+      ];
+      return steps[ctx.step] ?? { text: "Done.\nTASK_COMPLETE" };
+    });
+    const n = openIssue(fake, {
+      title: "Document the build",
+      body: "Explain how to build the project with cargo in a docs file.",
+      labels: ["documentation"],
+      by: "maya",
+    });
+    const planned = expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
+    runs.push(planned);
+    const taskId = (JSON.parse(planned.outputs.tasks ?? "[]") as string[])[0]!;
+    const run = await runAction({
+      mode: "run",
+      inputs: {
+        task: taskId,
+        "claude-executable": claudeBin(),
+        "anthropic-base-url": model.url,
+        "anthropic-api-key": "sk-ant-api03-toolchainKey0123456789",
+      },
+      event: workflowDispatchEvent(fake),
+      fake,
+      env: { CLAUDE_CODE_MAX_RETRIES: "0" },
+      // What rustup leaves: cargo in ~/.cargo/bin, CARGO_HOME in HOME; beside it, the job's credentials.
+      prepareHome: async (home) => {
+        runnerHome = home;
+        const bin = path.join(home, ".cargo", "bin");
+        await mkdir(bin, { recursive: true });
+        await writeFile(path.join(bin, "cargo"), '#!/bin/sh\necho "cargo 1.99.0-aegis-test"\n', {
+          mode: 0o755,
+        });
+        for (const d of [path.join(home, ".cargo"), bin]) await chmod(d, 0o755);
+        await writeFile(path.join(home, ".npmrc"), `//registry.npmjs.org/:_authToken=${NPM_SECRET}\n`, {
+          mode: 0o644,
+        });
+        await mkdir(path.join(home, ".docker"), { mode: 0o755 });
+        await writeFile(
+          path.join(home, ".docker", "config.json"),
+          `{"auths":{"x":{"auth":"${DOCKER_SECRET}"}}}`,
+          {
+            mode: 0o644,
+          },
+        );
+        await writeFile(path.join(home, ".git-credentials"), `https://x:${NPM_SECRET}@github.com\n`, {
+          mode: 0o600,
+        });
+        await chmod(home, 0o755);
+        return {
+          PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+          CARGO_HOME: path.join(home, ".cargo"),
+        };
+      },
+      timeoutMs: 150_000,
+    });
+    runs.push(run);
+    expectSuccess(run);
+    expect(run.stdout).toContain("The job's toolchain, read-only in the agent's room:");
+    // The ratchet ran cargo as the room's user, on the base and on the branch.
+    expect(run.stdout).toMatch(/Tests on the base: pass/);
+    expect(run.stdout).toMatch(/Tests on the branch: pass/);
+    const task = (await ledgerOf(fake)).tasks.find((t) => t.id === taskId)!;
+    expect(task.state).toBe("pr-open");
+    const found = JSON.parse((await fake.readFile(`auto/docs/${taskId}`, "probe.json"))!) as {
+      cargo: string;
+      loot: string[];
+      home: string[] | string;
+      write: string;
+    };
+    expect(found.cargo).toBe("cargo 1.99.0-aegis-test");
+    expect(found.loot).toEqual(["ENOENT", "ENOENT", "ENOENT"]);
+    expect(found.home).toEqual([".cargo"]);
+    expect(found.write).toBe("EROFS");
+    await expect(stat(path.join(runnerHome, ".cargo", "bin", "planted"))).rejects.toThrow();
+    // The HOME's own files are untouched.
+    expect(await readFile(path.join(runnerHome, ".npmrc"), "utf8")).toContain(NPM_SECRET);
+  });
+});
