@@ -33,7 +33,8 @@ const probe = (home: string) => `
 const fs = require("fs"), { execFileSync } = require("child_process");
 const out = {};
 try { out.cargo = execFileSync("cargo", ["--version"], { encoding: "utf8" }).trim(); } catch (e) { out.cargo = "failed: " + e.message; }
-out.loot = [".npmrc", ".docker/config.json", ".git-credentials"].map((f) => { try { return fs.readFileSync(${JSON.stringify(home)} + "/" + f, "utf8"); } catch (e) { return e.code; } });
+// The names past the Bash hook's eye (a first layer, never the wall).
+out.loot = ["Lm5wbXJj", "LmRvY2tlci9jb25maWcuanNvbg==", "LmdpdC1jcmVkZW50aWFscw=="].map((b) => Buffer.from(b, "base64").toString()).map((f) => { try { return fs.readFileSync(${JSON.stringify(home)} + "/" + f, "utf8"); } catch (e) { return e.code; } });
 try { out.home = fs.readdirSync(${JSON.stringify(home)}).sort(); } catch (e) { out.home = e.code; }
 try { fs.writeFileSync(${JSON.stringify(home)} + "/.cargo/bin/planted", "x"); out.write = "written"; } catch (e) { out.write = e.code; }
 fs.writeFileSync("probe.json", JSON.stringify(out, null, 1));
@@ -107,6 +108,7 @@ describe.skipIf(!asRoot)("the job's toolchain in the room", () => {
       timeoutMs: 150_000,
     });
     runs.push(run);
+    if (process.env.AEGIS_TEST_LOG) console.log(run.stdout, JSON.stringify(model.toolResults(), null, 1));
     expectSuccess(run);
     expect(run.stdout).toContain("The job's toolchain, read-only in the agent's room:");
     // The ratchet ran cargo as the room's user, on the base and on the branch.

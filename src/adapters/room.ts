@@ -494,7 +494,11 @@ async function buildSandboxed(
       ? viewCommands(toolchain, stage)
       : [];
   if (view.length) await namespaceWorks(privilege, "showing the job's toolchain to the room");
-  const launch = roomLauncher(privilege, user, await nameServicesToHide(privilege, policy), view);
+  const hidden = await nameServicesToHide(privilege, policy);
+  const launch = roomLauncher(privilege, user, hidden, view);
+  // What the runner's folders let the room's user do, seen without the toolchain view (which shows
+  // an empty folder in their place): they must be closed on the machine itself.
+  const probe = view.length ? roomLauncher(privilege, user, hidden) : launch;
   const dirs = roomDirs(base);
   const cleanup = userRoomCleanup(privilege, user, base);
   const closed: { path: string; mode: number }[] = [];
@@ -541,13 +545,13 @@ async function buildSandboxed(
       );
     },
     async closeOff(paths) {
-      const open = await reachableAs(launch, closable(paths, base));
+      const open = await reachableAs(probe, closable(paths, base));
       for (const p of open) {
         const { mode } = await stat(p);
         await privileged(privilege, "chmod", ["o-rwx", "--", p], `closing ${p} to the room`);
         closed.push({ path: p, mode });
       }
-      const still = await reachableAs(launch, open);
+      const still = await reachableAs(probe, open);
       if (still.length)
         throw new RoomError(
           `The agent's room cannot be built: its user can still reach ${still.join(", ")}. ${OPT_OUT}`,
