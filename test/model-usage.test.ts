@@ -32,6 +32,8 @@ describe("model usage", () => {
     expect(priceOf("claude-opus-4-5-20251101").price.outputUsd).toBe(25);
     expect(priceOf("claude-opus-4-1").price.outputUsd).toBe(75);
     expect(priceOf("mystery").known).toBe(false);
+    expect(priceOf("us.anthropic.claude-sonnet-4-5-20250929-v1:0").price.outputUsd).toBe(15);
+    expect(priceOf("anthropic/claude-haiku-4-5").price.outputUsd).toBe(5);
     expect(priceOf("mystery").price.outputUsd).toBe(75);
     expect(worstCaseUsd("claude-opus-5-5", 0, 64_000)).toBeCloseTo(1.28, 6);
   });

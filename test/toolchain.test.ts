@@ -2,7 +2,10 @@
 // cargo that an earlier step installed in the runner's HOME (on PATH, CARGO_HOME set) runs in the
 // session and in the test ratchet, read-only; the credentials beside it in that HOME stay out of
 // reach of the code the agent plants, and nothing else of the HOME is there.
-import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { promisify } from "node:util";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { claudeBin, type FakeAnthropic, startFakeAnthropic, type Turn } from "./harness/fake-anthropic.js";
@@ -10,6 +13,7 @@ import { DEFAULT_FILES, type FakeGitHub, startFakeGitHub } from "./harness/fake-
 import { type ActionRun, runAction, workflowDispatchEvent } from "./harness/runner.js";
 import { expectSuccess, ledgerOf, openIssue, planOnLabel } from "./harness/scenario.js";
 
+const exec = promisify(execFile);
 const asRoot = process.getuid?.() === 0;
 const NPM_SECRET = "npm_toolchainTestSecret0123456789abcdef";
 const DOCKER_SECRET = "ZG9ja2VyOnRvb2xjaGFpblNlY3JldA==";
@@ -17,8 +21,10 @@ const DOCKER_SECRET = "ZG9ja2VyOnRvb2xjaGFpblNlY3JldA==";
 let fake: FakeGitHub | undefined;
 let model: FakeAnthropic | undefined;
 const runs: ActionRun[] = [];
+const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const r of runs.splice(0)) await r.cleanup();
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
   await model?.close();
   await fake?.close();
   fake = model = undefined;
@@ -40,94 +46,116 @@ try { fs.writeFileSync(${JSON.stringify(home)} + "/.cargo/bin/planted", "x"); ou
 fs.writeFileSync("probe.json", JSON.stringify(out, null, 1));
 `;
 
+/** A runner user with passwordless sudo, as GitHub-hosted runners' `runner`. */
+async function sudoRunner(): Promise<{ uid: number; gid: number }> {
+  const name = `aegt-tcrun-${randomBytes(3).toString("hex")}`;
+  await exec("useradd", ["--system", "--no-create-home", "--user-group", name]);
+  cleanups.push(() => exec("userdel", [name]));
+  const sudoers = `/etc/sudoers.d/${name}`;
+  await writeFile(sudoers, `${name} ALL=(ALL) NOPASSWD:ALL\n`, { mode: 0o440 });
+  cleanups.push(() => rm(sudoers, { force: true }));
+  const [uid, gid] = await Promise.all([exec("id", ["-u", name]), exec("id", ["-g", name])]).then((r) =>
+    r.map((x) => Number(x.stdout.trim())),
+  );
+  return { uid: uid!, gid: gid! };
+}
+
 describe.skipIf(!asRoot)("the job's toolchain in the room", () => {
-  it("a cargo in the runner's HOME runs in the session and the ratchet, read-only; the HOME's credentials stay out of reach", async () => {
-    let runnerHome = "";
-    fake = await startFakeGitHub({
-      users: { maya: "maintain" },
-      files: { ...DEFAULT_FILES, ".github/aegis.yml": 'run:\n  testCommand: "cargo --version"\n' },
-    });
-    model = await startFakeAnthropic((ctx) => {
-      const source = Buffer.from(probe(runnerHome), "utf8").toString("base64");
-      const steps: Turn[] = [
-        bash(`echo ${source} > p.b64 && base64 -d p.b64 > probe.cjs && rm p.b64`),
-        bash("node probe.cjs && git add probe.json probe.cjs && git commit -q -m 'Probe the toolchain'"),
-        { text: "Done.\nTASK_COMPLETE" },
-      ];
-      return steps[ctx.step] ?? { text: "Done.\nTASK_COMPLETE" };
-    });
-    const n = openIssue(fake, {
-      title: "Document the build",
-      body: "Explain how to build the project with cargo in a docs file.",
-      labels: ["documentation"],
-      by: "maya",
-    });
-    const planned = expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
-    runs.push(planned);
-    const taskId = (JSON.parse(planned.outputs.tasks ?? "[]") as string[])[0]!;
-    const run = await runAction({
-      mode: "run",
-      inputs: {
-        task: taskId,
-        "claude-executable": claudeBin(),
-        "anthropic-base-url": model.url,
-        "anthropic-api-key": "sk-ant-api03-toolchainKey0123456789",
-      },
-      event: workflowDispatchEvent(fake),
-      fake,
-      env: { CLAUDE_CODE_MAX_RETRIES: "0" },
-      // What rustup leaves: cargo in ~/.cargo/bin, CARGO_HOME in HOME; beside it, the job's credentials.
-      prepareHome: async (home) => {
-        runnerHome = home;
-        const bin = path.join(home, ".cargo", "bin");
-        await mkdir(bin, { recursive: true });
-        await writeFile(path.join(bin, "cargo"), '#!/bin/sh\necho "cargo 1.99.0-aegis-test"\n', {
-          mode: 0o755,
-        });
-        for (const d of [path.join(home, ".cargo"), bin]) await chmod(d, 0o755);
-        await writeFile(path.join(home, ".npmrc"), `//registry.npmjs.org/:_authToken=${NPM_SECRET}\n`, {
-          mode: 0o644,
-        });
-        await mkdir(path.join(home, ".docker"), { mode: 0o755 });
-        await writeFile(
-          path.join(home, ".docker", "config.json"),
-          `{"auths":{"x":{"auth":"${DOCKER_SECRET}"}}}`,
-          {
+  it.each([
+    ["as root (self-hosted runners)", false],
+    ["as a runner with passwordless sudo (GitHub-hosted runners)", true],
+  ])(
+    "%s: a cargo in the runner's HOME runs in the session and the ratchet, read-only; the HOME's credentials stay out of reach",
+    async (_name, sudo) => {
+      const asUser = sudo ? await sudoRunner() : undefined;
+      let runnerHome = "";
+      fake = await startFakeGitHub({
+        users: { maya: "maintain" },
+        files: { ...DEFAULT_FILES, ".github/aegis.yml": 'run:\n  testCommand: "cargo --version"\n' },
+      });
+      model = await startFakeAnthropic((ctx) => {
+        const source = Buffer.from(probe(runnerHome), "utf8").toString("base64");
+        const steps: Turn[] = [
+          bash(`echo ${source} > p.b64 && base64 -d p.b64 > probe.cjs && rm p.b64`),
+          bash("node probe.cjs && git add probe.json probe.cjs && git commit -q -m 'Probe the toolchain'"),
+          { text: "Done.\nTASK_COMPLETE" },
+        ];
+        return steps[ctx.step] ?? { text: "Done.\nTASK_COMPLETE" };
+      });
+      const n = openIssue(fake, {
+        title: "Document the build",
+        body: "Explain how to build the project with cargo in a docs file.",
+        labels: ["documentation"],
+        by: "maya",
+      });
+      const planned = expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
+      runs.push(planned);
+      const taskId = (JSON.parse(planned.outputs.tasks ?? "[]") as string[])[0]!;
+      const run = await runAction({
+        mode: "run",
+        inputs: {
+          task: taskId,
+          "claude-executable": claudeBin(),
+          "anthropic-base-url": model.url,
+          "anthropic-api-key": "sk-ant-api03-toolchainKey0123456789",
+        },
+        event: workflowDispatchEvent(fake),
+        fake,
+        env: { CLAUDE_CODE_MAX_RETRIES: "0" },
+        ...(asUser ? { asUser } : {}),
+        // What rustup leaves: cargo in ~/.cargo/bin, CARGO_HOME in HOME; beside it, the job's credentials.
+        prepareHome: async (home) => {
+          runnerHome = home;
+          const bin = path.join(home, ".cargo", "bin");
+          await mkdir(bin, { recursive: true });
+          await writeFile(path.join(bin, "cargo"), '#!/bin/sh\necho "cargo 1.99.0-aegis-test"\n', {
+            mode: 0o755,
+          });
+          for (const d of [path.join(home, ".cargo"), bin]) await chmod(d, 0o755);
+          await writeFile(path.join(home, ".npmrc"), `//registry.npmjs.org/:_authToken=${NPM_SECRET}\n`, {
             mode: 0o644,
-          },
-        );
-        await writeFile(path.join(home, ".git-credentials"), `https://x:${NPM_SECRET}@github.com\n`, {
-          mode: 0o600,
-        });
-        await chmod(home, 0o755);
-        return {
-          PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`,
-          CARGO_HOME: path.join(home, ".cargo"),
-        };
-      },
-      timeoutMs: 150_000,
-    });
-    runs.push(run);
-    if (process.env.AEGIS_TEST_LOG) console.log(run.stdout, JSON.stringify(model.toolResults(), null, 1));
-    expectSuccess(run);
-    expect(run.stdout).toContain("The job's toolchain, read-only in the agent's room:");
-    // The ratchet ran cargo as the room's user, on the base and on the branch.
-    expect(run.stdout).toMatch(/Tests on the base: pass/);
-    expect(run.stdout).toMatch(/Tests on the branch: pass/);
-    const task = (await ledgerOf(fake)).tasks.find((t) => t.id === taskId)!;
-    expect(task.state).toBe("pr-open");
-    const found = JSON.parse((await fake.readFile(`auto/docs/${taskId}`, "probe.json"))!) as {
-      cargo: string;
-      loot: string[];
-      home: string[] | string;
-      write: string;
-    };
-    expect(found.cargo).toBe("cargo 1.99.0-aegis-test");
-    expect(found.loot).toEqual(["ENOENT", "ENOENT", "ENOENT"]);
-    expect(found.home).toEqual([".cargo"]);
-    expect(found.write).toBe("EROFS");
-    await expect(stat(path.join(runnerHome, ".cargo", "bin", "planted"))).rejects.toThrow();
-    // The HOME's own files are untouched.
-    expect(await readFile(path.join(runnerHome, ".npmrc"), "utf8")).toContain(NPM_SECRET);
-  });
+          });
+          await mkdir(path.join(home, ".docker"), { mode: 0o755 });
+          await writeFile(
+            path.join(home, ".docker", "config.json"),
+            `{"auths":{"x":{"auth":"${DOCKER_SECRET}"}}}`,
+            {
+              mode: 0o644,
+            },
+          );
+          await writeFile(path.join(home, ".git-credentials"), `https://x:${NPM_SECRET}@github.com\n`, {
+            mode: 0o600,
+          });
+          await chmod(home, 0o755);
+          return {
+            PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+            CARGO_HOME: path.join(home, ".cargo"),
+          };
+        },
+        timeoutMs: 150_000,
+      });
+      runs.push(run);
+      if (process.env.AEGIS_TEST_LOG) console.log(run.stdout, JSON.stringify(model.toolResults(), null, 1));
+      expectSuccess(run);
+      expect(run.stdout).toContain("The job's toolchain, read-only in the agent's room:");
+      // The ratchet ran cargo as the room's user, on the base and on the branch.
+      expect(run.stdout).toMatch(/Tests on the base: pass/);
+      expect(run.stdout).toMatch(/Tests on the branch: pass/);
+      const task = (await ledgerOf(fake)).tasks.find((t) => t.id === taskId)!;
+      expect(task.state).toBe("pr-open");
+      const found = JSON.parse((await fake.readFile(`auto/docs/${taskId}`, "probe.json"))!) as {
+        cargo: string;
+        loot: string[];
+        home: string[] | string;
+        write: string;
+      };
+      expect(found.cargo).toBe("cargo 1.99.0-aegis-test");
+      expect(found.loot).toEqual(["ENOENT", "ENOENT", "ENOENT"]);
+      expect(found.home).toEqual([".cargo"]);
+      expect(found.write).toBe("EROFS");
+      await expect(stat(path.join(runnerHome, ".cargo", "bin", "planted"))).rejects.toThrow();
+      // The HOME's own files are untouched.
+      expect(await readFile(path.join(runnerHome, ".npmrc"), "utf8")).toContain(NPM_SECRET);
+    },
+  );
 });

@@ -31,7 +31,10 @@ const CACHE_WRITE = 1.25;
 const CACHE_READ = 0.1;
 
 export function priceOf(model: string): { price: Price; known: boolean } {
-  for (const [re, price] of PRICES) if (re.test(model)) return { price, known: true };
+  // A gateway's or cloud's spelling (`anthropic.claude-sonnet-4-5-v1:0`, `us.anthropic.claude-…`,
+  // `anthropic/claude-…`) prices as the model it names.
+  const name = model.replace(/^(?:[\w-]+[./:])*?(?=claude-)/, "");
+  for (const [re, price] of PRICES) if (re.test(name)) return { price, known: true };
   return { price: DEAREST, known: false };
 }
 
