@@ -86,8 +86,14 @@ describe("pure helpers", () => {
   });
 
   it("relocates a transcript's paths into another room, whole path prefixes only", () => {
-    const from = { home: "/var/lib/aegis-room/aegis-agent-1/home", cwd: "/var/lib/aegis-room/aegis-agent-1/work" };
-    const to = { home: "/var/lib/aegis-room/aegis-agent-2/home", cwd: "/var/lib/aegis-room/aegis-agent-2/work" };
+    const from = {
+      home: "/var/lib/aegis-room/aegis-agent-1/home",
+      cwd: "/var/lib/aegis-room/aegis-agent-1/work",
+    };
+    const to = {
+      home: "/var/lib/aegis-room/aegis-agent-2/home",
+      cwd: "/var/lib/aegis-room/aegis-agent-2/work",
+    };
     const oldProject = projectDir(from.home, from.cwd);
     const line = JSON.stringify({
       cwd: from.cwd,

@@ -155,14 +155,21 @@ export async function startModelProxy(opts: ModelProxyOptions): Promise<ModelPro
   let inFlight = 0;
 
   /** Why a model call may not go, or undefined; reserves its worst case when it may. */
-  const admit = (body: Record<string, unknown>, bytes: number): { why?: string; worst: number; model: string } => {
+  const admit = (
+    body: Record<string, unknown>,
+    bytes: number,
+  ): { why?: string; worst: number; model: string } => {
     const model = typeof body.model === "string" ? body.model : "";
     const worst = worstCaseUsd(model, bytes, typeof body.max_tokens === "number" ? body.max_tokens : 128_000);
     if (!meter) return { worst: 0, model };
     pinned ??= model;
     if (priceOf(model).price.outputUsd > priceOf(pinned).price.outputUsd) {
       spend.refusedModel++;
-      return { why: `the model ${JSON.stringify(model.slice(0, 80))} costs more than the task's (${pinned})`, worst, model };
+      return {
+        why: `the model ${JSON.stringify(model.slice(0, 80))} costs more than the task's (${pinned})`,
+        worst,
+        model,
+      };
     }
     const limit = meter.limitUsd;
     if (limit > 0 && (spend.costUsd >= limit || (inFlight > 0 && spend.costUsd + reserved + worst > limit))) {

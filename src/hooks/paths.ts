@@ -18,12 +18,7 @@ export function pathPolicy(workspace: string, env: Readonly<Record<string, strin
   const extra = splitGlobList(env.AEGIS_PROTECTED_PATHS ?? "");
   return {
     workspace,
-    protectedGlobs: [
-      ...BUILT_IN_PROTECTED_PATHS,
-      toRelativeGlob(config, workspace),
-      ".git/**",
-      ...extra,
-    ],
+    protectedGlobs: [...BUILT_IN_PROTECTED_PATHS, toRelativeGlob(config, workspace), ".git/**", ...extra],
   };
 }
 

@@ -76,7 +76,10 @@ export interface FakeAnthropicOptions {
   side?: (body: RecordedRequest) => Turn | undefined;
 }
 
-export async function startFakeAnthropic(script: Script, options: FakeAnthropicOptions = {}): Promise<FakeAnthropic> {
+export async function startFakeAnthropic(
+  script: Script,
+  options: FakeAnthropicOptions = {},
+): Promise<FakeAnthropic> {
   const requests: RecordedRequest[] = [];
   const apiKeys: string[] = [];
   const timers = new Set<NodeJS.Timeout>();
