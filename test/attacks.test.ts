@@ -20,12 +20,9 @@ import {
 } from "./harness/fake-anthropic.js";
 import { DEFAULT_FILES, type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
 import { type ActionRun, runAction, workflowDispatchEvent } from "./harness/runner.js";
-import { expectSuccess, ledgerOf, openIssue, planOnLabel } from "./harness/scenario.js";
-import { GitHub } from "../src/adapters/github.js";
+import { expectSuccess, ledgerOf, openIssue, planOnLabel, seedOpenPr } from "./harness/scenario.js";
 import { cacheKey, toolDir } from "../src/adapters/tool-install.js";
 import { startFakeCache } from "./harness/fake-cache.js";
-import { LedgerStore } from "../src/adapters/ledger-store.js";
-import { addTask } from "../src/core/lifecycle.js";
 import {
   codexBin,
   type FakeOpenAI,
@@ -233,44 +230,7 @@ describe("the review reads what will merge (attack 5)", () => {
       "add run()",
     );
     await f.commitFile(branch, ".gitattributes", "* -diff\n", "attributes");
-    const issue = f.seedIssue({
-      title: "Add a run helper",
-      labels: ["aegis", "bug", "aegis:pr-open"],
-    }).number;
-    const gh = new GitHub({ token: f.token, apiUrl: f.url, owner: f.owner, repo: f.repo });
-    const { data } = await gh.octokit.rest.pulls.create({
-      owner: f.owner,
-      repo: f.repo,
-      head: branch,
-      base: "main",
-      title: "Add a run helper",
-      body: `Fixes #${issue}`,
-    });
-    const now = new Date().toISOString();
-    const { result: taskId } = await new LedgerStore({ gh, branch: "aegis-state", now: () => now }).update(
-      "seed",
-      (draft) => {
-        const task = addTask(
-          draft,
-          {
-            issue,
-            title: "Add a run helper",
-            category: "bugfix",
-            authority: "proposed",
-            priority: 2,
-            requestedBy: "maya",
-            needsApproval: false,
-            dependsOn: [],
-            predictedFiles: [],
-          },
-          "pr-open",
-          { actor: "test", reason: "seeded", now },
-        );
-        task.branch = branch;
-        task.pr = { number: data.number, url: data.html_url };
-        return task.id;
-      },
-    );
+    const { taskId } = await seedOpenPr(f, { branch, title: "Add a run helper" });
     openai = await startFakeOpenAI(() => ({ text: structuredReviewAnswer([]) }));
     const run = await runAction({
       mode: "review",

@@ -28,8 +28,10 @@ import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { REVIEW_OUTPUT_SCHEMA, type TokenUsage } from "../core/findings.js";
+import { renderInstructions, selectInstructions } from "../core/instructions.js";
 import { buildCodexArgs, buildCodexEnv, buildReviewPrompt, capDiff } from "../core/review-prompt.js";
 import { runGit } from "./git.js";
+import { readInstructions } from "./repo-instructions.js";
 import type { Launcher } from "./room.js";
 import { readRoomFile } from "./room-file.js";
 
@@ -129,11 +131,13 @@ async function resolveCommit(cwd: string, ref: string): Promise<string | undefin
 }
 
 interface DiffContext {
+  base: string;
   mergeBase: string;
   head: string;
   stat: string;
   diff: string;
   truncated: boolean;
+  changed: string[];
 }
 
 async function diffContext(cwd: string, baseRef: string, headRef: string): Promise<DiffContext | string> {
@@ -151,7 +155,10 @@ async function diffContext(cwd: string, baseRef: string, headRef: string): Promi
   const stat = await git(cwd, ["diff", ...LITERAL_DIFF, "--stat=120", ...range]);
   const full = await git(cwd, ["diff", ...LITERAL_DIFF, ...range]);
   const { text, truncated } = capDiff(full);
-  return { mergeBase, head, stat, diff: text, truncated };
+  const changed = (await git(cwd, ["diff", "--name-only", "-z", "--no-renames", ...range]))
+    .split("\0")
+    .filter(Boolean);
+  return { base, mergeBase, head, stat, diff: text, truncated, changed };
 }
 
 const STDERR_NOISE = [
@@ -209,6 +216,14 @@ export async function runCodexReview(opts: CodexReviewOptions): Promise<CodexRun
   }
   if (typeof ctx === "string") return failed(ctx);
   const diffInfo = { mergeBase: ctx.mergeBase, diffTruncated: ctx.truncated };
+  // The base branch's instructions, never the PR head's: the agent must not instruct its reviewer.
+  let instructions = "";
+  try {
+    const chosen = selectInstructions(await readInstructions(root, ctx.base), ctx.changed);
+    instructions = renderInstructions(chosen, opts.baseRef, "reviewer");
+  } catch {
+    // Unreadable: the review runs on its own prompt alone.
+  }
 
   if (!opts.room) await mkdir(opts.codexHome, { recursive: true });
   const work = await mkdtemp(path.join(os.tmpdir(), "aegis-codex-"));
@@ -224,6 +239,7 @@ export async function runCodexReview(opts: CodexReviewOptions): Promise<CodexRun
       diff: ctx.diff,
       truncated: ctx.truncated,
       ...(opts.prompt ? { extra: opts.prompt } : {}),
+      ...(instructions ? { instructions } : {}),
     });
     const args = buildCodexArgs({
       baseUrl,

@@ -59,6 +59,8 @@ export interface BriefInput {
   maxBodyBytes: number;
   /** Globs the agent must not touch; the built-in list is always named. */
   protectedPaths?: string[];
+  /** The repository's instructions for agents from the default branch, rendered (instructions.ts). */
+  instructions?: string;
 }
 
 export interface Brief {
@@ -96,6 +98,8 @@ export function buildBrief(input: BriefInput): Brief {
     prompt.push("- Files the issue names (start there):");
     for (const f of input.namedFiles) prompt.push(`  - \`${sanitizeLine(f.path, 200)}\` (${f.lines} lines)`);
   }
+  // The maintainers' own rules (trusted, read on the default branch): after the facts, before history.
+  if (input.instructions?.trim()) prompt.push("", input.instructions.trim());
   if (input.previousAttempts.length > 0) {
     prompt.push("", "## Earlier attempts");
     for (const a of input.previousAttempts) {

@@ -55,6 +55,10 @@ export function buildCodexArgs(opts: {
     "--ephemeral",
     // CODEX_HOME may come from a cache: nothing in it should change how the review runs.
     "--ignore-user-config",
+    // No AGENTS.md from the checkout: it is the PR head's, the agent's to write. The base
+    // branch's instructions come in the prompt instead.
+    "-c",
+    "project_doc_max_bytes=0",
     "-s",
     "read-only",
     "--output-schema",
@@ -89,6 +93,8 @@ export function buildReviewPrompt(p: {
   diff: string;
   truncated: boolean;
   extra?: string;
+  /** The base branch's instructions for agents, rendered (instructions.ts); trusted. */
+  instructions?: string;
 }): string {
   const fence = fenceFor(p.diff);
   const range = `${p.mergeBase}..${p.headRef}`;
@@ -105,6 +111,7 @@ export function buildReviewPrompt(p: {
     ...(p.extra?.trim()
       ? ["", "Additional review guidance from the repository's configuration:", p.extra.trim()]
       : []),
+    ...(p.instructions?.trim() ? ["", p.instructions.trim()] : []),
     "",
     "Changed files:",
     p.stat.trim() || "(none)",

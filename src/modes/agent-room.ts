@@ -359,6 +359,8 @@ export interface RoomWork {
   attemptNumber: number;
   issue: { title: string; body: string };
   namedFiles: NamedFile[];
+  /** The repository's instructions for agents, read on the default branch and rendered. */
+  instructions?: string;
   /** Set when this attempt is a fix round of the task's open PR. */
   fixRound?: FixRoundBrief;
   /** The live ledger's tasks, for the memory of earlier tasks of the same issue. */
@@ -393,6 +395,7 @@ export async function workInRoom(ctx: ModeContext, agentRoom: AgentRoom, w: Room
     ...(w.fixRound ? { fixRound: w.fixRound } : {}),
     maxBodyBytes: MAX_ISSUE_BYTES,
     protectedPaths: [...config.run.protectedPaths],
+    ...(w.instructions ? { instructions: w.instructions } : {}),
   });
   const session = await core.group(`Claude Code session (task ${task.id}, attempt ${attemptNumber})`, () =>
     agentRoom.runSession({

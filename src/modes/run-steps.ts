@@ -6,8 +6,10 @@ import * as cache from "@actions/cache";
 import * as core from "@actions/core";
 import type { BranchState } from "../adapters/git.js";
 import { statusOf } from "../adapters/github.js";
+import { readInstructions } from "../adapters/repo-instructions.js";
 import { installNpmTool } from "../adapters/tool-install.js";
 import type { NamedFile } from "../core/brief.js";
+import { renderInstructions, selectInstructions } from "../core/instructions.js";
 import type { Task } from "../core/ledger.js";
 import * as decide from "../core/run-decisions.js";
 import type { FixRoundBrief } from "../core/brief.js";
@@ -198,6 +200,33 @@ export function repositoryDefaultBranch(payload: Record<string, unknown>): strin
 export function sessionTimeoutMs(minutes: number): number {
   const override = Number(process.env.AEGIS_SESSION_TIMEOUT_MS ?? "");
   return Number.isFinite(override) && override > 0 ? override : minutes * 60_000;
+}
+
+/**
+ * The repository's instructions for agents as the default branch has them at `baseSha`, chosen for
+ * the files the task names and rendered for the brief; the log says which went in. A read that
+ * fails leaves them out with a warning: the session still runs under aegis's own rules.
+ */
+export async function repositoryInstructions(
+  cwd: string,
+  baseSha: string,
+  defaultBranch: string,
+  taskFiles: string[],
+): Promise<string> {
+  let files;
+  try {
+    files = await readInstructions(cwd, baseSha);
+  } catch (err) {
+    core.warning(`The repository's instructions for agents could not be read: ${(err as Error).message}`);
+    return "";
+  }
+  const chosen = selectInstructions(files, taskFiles);
+  if (chosen.files.length)
+    core.info(
+      `The repository's instructions from ${defaultBranch}: ${chosen.files.map((f) => f.path + (f.truncated ? " (truncated)" : "")).join(", ")}.`,
+    );
+  for (const o of chosen.omitted) core.info(`Left out of the brief: ${o.path} (${o.why}).`);
+  return renderInstructions(chosen, defaultBranch, "agent");
 }
 
 /** Line counts of the files the issue names that exist in the checkout (they raise max turns). */

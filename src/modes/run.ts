@@ -90,7 +90,9 @@ async function work(ctx: ModeContext, claim: Claimed): Promise<RunReport> {
   const checkout = await prepareCheckout(ctx, { task, attemptNumber, cwd, remote, branch });
   const { defaultBranch, baseSha, remoteSha, start, wanted } = checkout;
   const body = issue.body ?? "";
-  const namedFiles = await steps.lineCounts(cwd, namedPaths(`${issue.title}\n${body}`));
+  const named = namedPaths(`${issue.title}\n${body}`);
+  const namedFiles = await steps.lineCounts(cwd, named);
+  const instructions = await steps.repositoryInstructions(cwd, baseSha, defaultBranch, named);
 
   // The agent's room. Context across attempts: the earlier session's transcript (Actions cache),
   // unless the branch it describes was replaced — then the brief's memory of attempts is the guide.
@@ -116,6 +118,7 @@ async function work(ctx: ModeContext, claim: Claimed): Promise<RunReport> {
       attemptNumber,
       issue: { title: issue.title, body },
       namedFiles,
+      ...(instructions ? { instructions } : {}),
       tasks: claim.snapshot.ledger.tasks,
       ...(task.fixRound && task.pr
         ? { fixRound: await steps.fixRoundBrief(ctx, task, task.fixRound, task.pr.number) }

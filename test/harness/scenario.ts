@@ -1,5 +1,8 @@
 // Small helpers that play a person acting on the fake GitHub, and read the ledger back.
+import { GitHub } from "../../src/adapters/github.js";
+import { LedgerStore } from "../../src/adapters/ledger-store.js";
 import { parseLedger, serializeLedger, type Ledger } from "../../src/core/ledger.js";
+import { addTask } from "../../src/core/lifecycle.js";
 import type { FakeGitHub } from "./fake-github.js";
 import { issueLabeledEvent, runAction, scheduleEvent, type ActionRun } from "./runner.js";
 
@@ -67,4 +70,50 @@ export async function mutateLedger(
   const ledger = await ledgerOf(fake, branch);
   mutate(ledger);
   await fake.commitFile(branch, "state.json", serializeLedger(ledger), "test: edit the ledger");
+}
+
+/**
+ * An aegis PR as run mode leaves it: an issue labelled `aegis:pr-open`, the PR from `branch` (already
+ * pushed by the caller) to main, and its task in the ledger — what review mode starts from.
+ */
+export async function seedOpenPr(
+  fake: FakeGitHub,
+  opts: { branch: string; title: string; category?: string },
+): Promise<{ taskId: string; pr: number }> {
+  const issue = fake.seedIssue({ title: opts.title, labels: ["aegis", "bug", "aegis:pr-open"] }).number;
+  const gh = new GitHub({ token: fake.token, apiUrl: fake.url, owner: fake.owner, repo: fake.repo });
+  const { data } = await gh.octokit.rest.pulls.create({
+    owner: fake.owner,
+    repo: fake.repo,
+    head: opts.branch,
+    base: "main",
+    title: opts.title,
+    body: `Fixes #${issue}`,
+  });
+  const now = new Date().toISOString();
+  const { result: taskId } = await new LedgerStore({ gh, branch: "aegis-state", now: () => now }).update(
+    "seed",
+    (draft) => {
+      const task = addTask(
+        draft,
+        {
+          issue,
+          title: opts.title,
+          category: opts.category ?? "bugfix",
+          authority: "proposed",
+          priority: 2,
+          requestedBy: "maya",
+          needsApproval: false,
+          dependsOn: [],
+          predictedFiles: [],
+        },
+        "pr-open",
+        { actor: "test", reason: "seeded", now },
+      );
+      task.branch = opts.branch;
+      task.pr = { number: data.number, url: data.html_url };
+      return task.id;
+    },
+  );
+  return { taskId, pr: data.number };
 }
