@@ -6,6 +6,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import path from "node:path";
 
+import { SHARED_ACTION_PREFIX } from "./shared-action.js";
+
 const PREFIXES = ["aegt-", "aegis-t"];
 const ROOM_ROOT = "/var/lib/aegis-room";
 
@@ -103,6 +105,10 @@ function otherSuitesAlive(): boolean {
 function sweep(): void {
   if (process.getuid?.() === 0) removeTestNetworks();
   removeTestUsers();
+  // The action placed where a sudo runner reaches it (shared-action.ts), when the clone is closed.
+  for (const name of readdirSync(tmpdir()))
+    if (name.startsWith(SHARED_ACTION_PREFIX))
+      rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
   // What planted code wrote (spy.ts's drops), should a test have died before removing it.
   if (process.getuid?.() === 0) rmSync("/var/lib/aegis-test-drops", { recursive: true, force: true });
 }

@@ -9,6 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { type FakeGitHub, runGit } from "./fake-github.js";
+import { inShared, sharedActionRoot } from "./shared-action.js";
 
 const PROJECT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const DEFAULT_ENTRY = path.join(PROJECT, "dist/index.js");
@@ -214,7 +215,10 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
   const eventPath = path.join(dirs.files, "event.json");
   await writeFile(eventPath, JSON.stringify(opts.event.payload, null, 2));
 
-  const entry = opts.entry ?? DEFAULT_ENTRY;
+  // Another runner user reads the action where it can reach it (a clone in a HOME of mode 700).
+  const shared = opts.asUser ? await sharedActionRoot() : undefined;
+  const reach = (p: string) => (shared ? inShared(shared, p) : p);
+  const entry = reach(opts.entry ?? DEFAULT_ENTRY);
   const runnerName = opts.runnerName ?? hostedRunnerName();
   const sha = (await fake.branchSha(fake.defaultBranch)) ?? "";
   const repository = `${fake.owner}/${fake.repo}`;
@@ -264,7 +268,7 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
     // reap each other's rooms, and a task's next attempt works in another room (as on hosted runners).
     AEGIS_ROOM_USER: roomUserFor(fake, runnerName),
     ...files,
-    ...Object.fromEntries(Object.entries(inputs).map(([k, v]) => [inputEnvName(k), v])),
+    ...Object.fromEntries(Object.entries(inputs).map(([k, v]) => [inputEnvName(k), reach(v)])),
     ...(opts.env ?? {}),
     ...((await opts.prepareHome?.(dirs.home)) ?? {}),
   };
