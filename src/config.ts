@@ -65,6 +65,12 @@ const run = z.strictObject({
     .array(z.string({ error: "expected a path glob" }).min(1), { error: "expected a list of path globs" })
     .default([])
     .describe("Globs the change may not touch, added to the built-in list."),
+  instructionChanges: z
+    .enum(["refuse", "flag"], { error: "expected `refuse` or `flag`" })
+    .default("refuse")
+    .describe(
+      "A change to the repository's instructions for agents (AGENTS.md, CLAUDE.md, .github/copilot-instructions.md, .github/instructions/): `refuse` opens no PR; `flag` opens it with the change named in its body and the `aegis:instructions-changed` label. Sessions and reviews read the default branch's version either way.",
+    ),
   maxChangedFiles: posInt()
     .default(100)
     .describe("Most files a change may touch before the push is refused."),

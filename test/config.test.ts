@@ -32,6 +32,7 @@ describe("config defaults", () => {
         maxAttempts: 2,
         testCommand: "",
         protectedPaths: [],
+        instructionChanges: "refuse",
         maxChangedFiles: 100,
         maxDiffBytes: 1_000_000,
         sandbox: "user",

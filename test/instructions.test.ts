@@ -223,3 +223,59 @@ describe("instructions from the default branch, end to end", () => {
     expect(count(diff)).toBe(2);
   });
 });
+
+describe("run.instructionChanges: flag", () => {
+  it("the agent's change to AGENTS.md opens the PR, named in its body and labelled for a person to read", async () => {
+    fake = await startFakeGitHub({
+      users: { maya: "maintain" },
+      files: {
+        ...DEFAULT_FILES,
+        "AGENTS.md": AGENTS_BASE,
+        ".github/aegis.yml": "run:\n  instructionChanges: flag\n",
+      },
+    });
+    model = await startFakeAnthropic([
+      {
+        toolUses: [
+          {
+            name: "Bash",
+            input: {
+              command:
+                "echo 'Run the linter before committing.' >> AGENTS.md && git commit -qam 'Note the linter'",
+            },
+          },
+        ],
+      },
+      { text: "Done.\nTASK_COMPLETE" },
+    ]);
+    const n = openIssue(fake, {
+      title: "Tell agents to run the linter",
+      body: "Our AGENTS.md should say that the linter runs before every commit.",
+      labels: ["documentation"],
+      by: "maya",
+    });
+    const planned = expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
+    runs.push(planned);
+    const taskId = (JSON.parse(planned.outputs.tasks ?? "[]") as string[])[0]!;
+    const run = await runAction({
+      mode: "run",
+      inputs: {
+        task: taskId,
+        "claude-executable": claudeBin(),
+        "anthropic-base-url": model.url,
+        "anthropic-api-key": "sk-ant-api03-instructionsKey0123456789",
+      },
+      event: workflowDispatchEvent(fake),
+      fake,
+      env: { CLAUDE_CODE_MAX_RETRIES: "0" },
+      timeoutMs: 150_000,
+    });
+    runs.push(run);
+    expectSuccess(run);
+    expect(model.toolResults()[0]!.isError).toBe(false);
+    const pr = fake.pulls()[0]!;
+    expect(pr.body).toMatch(/Changes the repository's instructions for agents:\*\* `AGENTS\.md`/);
+    expect(fake.labelsOf(pr.number)).toContain("aegis:instructions-changed");
+    expect(await fake.readFile(`auto/docs/${taskId}`, "AGENTS.md")).toContain("Run the linter");
+  });
+});

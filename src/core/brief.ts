@@ -3,7 +3,7 @@
  * protocol) go in the appended system prompt; the user prompt carries the task and, fenced and
  * marked as data, the untrusted issue text.
  */
-import { BUILT_IN_PROTECTED_PATHS } from "./protected-paths.js";
+import { BUILT_IN_PROTECTED_PATHS, INSTRUCTION_FILE_GLOBS } from "./protected-paths.js";
 import { fenced, sanitizeLine, sanitizeUntrusted } from "./sanitize.js";
 
 export const COMPLETE_MARKER = "TASK_COMPLETE";
@@ -61,6 +61,8 @@ export interface BriefInput {
   protectedPaths?: string[];
   /** The repository's instructions for agents from the default branch, rendered (instructions.ts). */
   instructions?: string;
+  /** `run.instructionChanges: flag`: the agent may change those files (the PR names the change). */
+  instructionsWritable?: boolean;
 }
 
 export interface Brief {
@@ -153,7 +155,10 @@ export function buildBrief(input: BriefInput): Brief {
     `When you are done, end your final message with \`${COMPLETE_MARKER}\` on its own line; if you cannot finish, end it with \`${BLOCKED_MARKER}: <reason>\`.`,
   );
 
-  const protectedPaths = [...new Set([...BUILT_IN_PROTECTED, ...(input.protectedPaths ?? [])])];
+  const builtIn = input.instructionsWritable
+    ? BUILT_IN_PROTECTED.filter((p) => !INSTRUCTION_FILE_GLOBS.includes(p))
+    : BUILT_IN_PROTECTED;
+  const protectedPaths = [...new Set([...builtIn, ...(input.protectedPaths ?? [])])];
   const system = [
     "You are working unattended inside a CI job (aegis). No person will read or answer you until the job ends.",
     "",
@@ -168,6 +173,12 @@ export function buildBrief(input: BriefInput): Brief {
     "6. Never push and never create branches or pull requests: the action checks your commits and pushes them itself.",
     `7. Do not modify these paths: ${protectedPaths.map((p) => `\`${p}\``).join(", ")}. Do not read, print or write secrets,`,
     "   credentials or environment variables.",
+    ...(input.instructionsWritable
+      ? [
+          "   The repository's instructions for agents (`AGENTS.md`, `CLAUDE.md`, `.github/copilot-instructions.md`,",
+          "   `.github/instructions/`) may be changed only when the task asks for it; the pull request names such a change.",
+        ]
+      : []),
     "8. When you are stuck (the task is unclear, impossible, or needs access you do not have), explain what blocks you and stop.",
     "",
     "Completion protocol: your final message must end with exactly one of these, on its own line:",

@@ -19,16 +19,6 @@ import { fenced, sanitizeUntrusted, truncateUtf8 } from "./sanitize.js";
 export const ROOT_INSTRUCTION_FILES = ["AGENTS.md", "CLAUDE.md", ".github/copilot-instructions.md"] as const;
 export const SCOPED_INSTRUCTIONS_DIR = ".github/instructions";
 
-/** Every file an agent takes as the repository's instructions (for the pre-push check's name). */
-export const INSTRUCTION_GLOBS: readonly string[] = [
-  "**/AGENTS.md",
-  "**/AGENTS.override.md",
-  "**/CLAUDE.md",
-  "**/CLAUDE.local.md",
-  ".github/copilot-instructions.md",
-  ".github/instructions/**",
-];
-
 /** Per file and in all: enough for real rule files, small next to the 120 KB a brief may hold. */
 export const MAX_INSTRUCTION_FILE_BYTES = 8 * 1024;
 export const MAX_INSTRUCTIONS_BYTES = 24 * 1024;

@@ -5,6 +5,8 @@ import { TASK_STATES, type TaskState } from "./ledger.js";
 export const STATE_LABEL_PREFIX = "aegis:";
 export const DUPLICATE_LABEL = "aegis:duplicate";
 export const CONTENTION_LABEL = "aegis:contention";
+/** On a PR that changes AGENTS.md and the like (`run.instructionChanges: flag`): a person looks first. */
+export const INSTRUCTIONS_CHANGED_LABEL = "aegis:instructions-changed";
 export const NEEDS_FIX_LABEL = "needs-fix";
 export const REVIEWED_LABEL = "codex-reviewed";
 export const REVIEW_FAILED_LABEL = "codex-review-failed";
@@ -56,6 +58,11 @@ export function labelDefinitions(config: Config): LabelDef[] {
       name: CONTENTION_LABEL,
       color: "e99695",
       description: "aegis: touches the same files as another open aegis PR",
+    },
+    {
+      name: INSTRUCTIONS_CHANGED_LABEL,
+      color: "d93f0b",
+      description: "aegis: changes the repository's instructions for agents; read before merging",
     },
     { name: NEEDS_FIX_LABEL, color: "d93f0b", description: "Codex found a critical problem" },
     { name: REVIEWED_LABEL, color: "0e8a16", description: "Codex found nothing critical" },

@@ -15,6 +15,21 @@
  */
 import { matchesAny } from "./glob.js";
 
+/**
+ * The files agents take as the repository's instructions. Protected like the rest, unless the
+ * maintainers chose `run.instructionChanges: flag`: then the agent may change them, and the PR
+ * says so and carries INSTRUCTIONS_CHANGED_LABEL. Either way the session and the review read the
+ * default branch's version (instructions.ts), never the branch's.
+ */
+export const INSTRUCTION_FILE_GLOBS: readonly string[] = [
+  "**/AGENTS.md",
+  "**/AGENTS.override.md",
+  "**/CLAUDE.md",
+  "**/CLAUDE.local.md",
+  ".github/copilot-instructions.md",
+  ".github/instructions/**",
+];
+
 export const BUILT_IN_PROTECTED_PATHS: readonly string[] = [
   ".github/**",
   "hooks/**",
@@ -28,6 +43,26 @@ export const BUILT_IN_PROTECTED_PATHS: readonly string[] = [
   ".gitmodules",
   ".mcp.json",
 ];
+
+/**
+ * The glob that protects `filePath`, or undefined. `extra` (the config path, `run.protectedPaths`)
+ * always applies; with `instructionsWritable` the instruction files are exempt from the built-ins.
+ */
+export function protectingGlob(
+  filePath: string,
+  extra: readonly string[],
+  opts: { instructionsWritable?: boolean } = {},
+): string | undefined {
+  const own = matchesAny(filePath, extra);
+  if (own) return own;
+  if (opts.instructionsWritable && matchesAny(filePath, INSTRUCTION_FILE_GLOBS)) return undefined;
+  return matchesAny(filePath, BUILT_IN_PROTECTED_PATHS);
+}
+
+/** The changed files that are instructions for agents (at most `max`), for the PR body. */
+export function instructionChanges(paths: readonly string[], max = 20): string[] {
+  return paths.filter((p) => matchesAny(p, INSTRUCTION_FILE_GLOBS) !== undefined).slice(0, max);
+}
 
 /** Files whose content CI (or a developer's machine) runs as commands or build logic. */
 const CI_EXECUTED: readonly string[] = [

@@ -55,6 +55,8 @@ export interface PrFacts {
   leftOut: string[];
   /** Changed files the repository's CI runs as commands (core/protected-paths.ts). */
   ciFiles?: string[];
+  /** Instruction files for agents the change touches (`run.instructionChanges: flag`). */
+  instructionFiles?: string[];
 }
 
 export function prTitle(issueTitle: string): string {
@@ -92,6 +94,11 @@ export function prBody(f: PrFacts): string {
     out.push(
       "",
       `⚠️ **Changes what CI runs:** ${f.ciFiles.map((p) => code(p, 120)).join(", ")}. The repository's CI runs the agent's code on this PR with whatever its job holds: read these before you approve a run or merge.`,
+    );
+  if (f.instructionFiles?.length)
+    out.push(
+      "",
+      `⚠️ **Changes the repository's instructions for agents:** ${f.instructionFiles.map((p) => code(p, 120)).join(", ")}. Agents follow these files once they merge; aegis's own sessions and reviews read the default branch's version until then. Read them before you merge.`,
     );
   if (f.leftOut.length)
     out.push(

@@ -3,7 +3,6 @@
  * no secret-looking files, no protected paths, and size limits. Findings never quote the secret:
  * they end up in logs and issue comments.
  */
-import { matchesAny } from "./glob.js";
 
 export type ScanCheck = "known-secret" | "token-pattern" | "protected-path" | "secret-file" | "size";
 
@@ -24,11 +23,13 @@ export interface ScanInput {
   protectedPaths: string[];
   /** The aegis config file path; protected too. Default `.github/aegis.yml`. */
   configPath?: string;
+  /** `run.instructionChanges: flag`: the instruction files are exempt from the built-in list. */
+  instructionsWritable?: boolean;
   limits: { maxFiles: number; maxBytes: number };
 }
 
 export { BUILT_IN_PROTECTED_PATHS } from "./protected-paths.js";
-import { BUILT_IN_PROTECTED_PATHS } from "./protected-paths.js";
+import { protectingGlob } from "./protected-paths.js";
 
 interface TokenPattern {
   name: string;
@@ -256,13 +257,10 @@ export function scanDiff(input: ScanInput): Violation[] {
     }
   }
 
-  const protectedGlobs = [
-    ...BUILT_IN_PROTECTED_PATHS,
-    input.configPath ?? ".github/aegis.yml",
-    ...input.protectedPaths,
-  ];
+  const ownGlobs = [input.configPath ?? ".github/aegis.yml", ...input.protectedPaths];
+  const writable = { instructionsWritable: input.instructionsWritable === true };
   for (const p of input.changedPaths) {
-    const glob = matchesAny(p, protectedGlobs);
+    const glob = protectingGlob(p, ownGlobs, writable);
     if (glob) report({ check: "protected-path", path: p, detail: `changes a protected path (${glob})` });
     const why = secretFileReason(p, added);
     if (why) report({ check: "secret-file", path: p, detail: `adds or changes a ${why}` });

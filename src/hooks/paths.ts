@@ -1,24 +1,30 @@
 // Which paths the agent may write: pure rules over already-resolved absolute paths.
 import path from "node:path";
 import { matchesGlob } from "../core/glob.js";
-import { BUILT_IN_PROTECTED_PATHS } from "../core/protected-paths.js";
+import { protectingGlob } from "../core/protected-paths.js";
 
 export const DEFAULT_CONFIG_PATH = ".github/aegis.yml";
 
 export interface PathPolicy {
   /** Absolute, symlink-free workspace root. */
   readonly workspace: string;
-  /** Workspace-relative globs that no tool may write. */
+  /** Workspace-relative globs no tool may write besides the built-in ones (config, `.git`, extras). */
   readonly protectedGlobs: readonly string[];
+  /** `run.instructionChanges: flag`: AGENTS.md and the like may be written (the PR names them). */
+  readonly instructionsWritable: boolean;
 }
 
-/** Builds the policy from the hook's environment (AEGIS_CONFIG_PATH, AEGIS_PROTECTED_PATHS). */
+/**
+ * Builds the policy from the hook's environment (AEGIS_CONFIG_PATH, AEGIS_PROTECTED_PATHS,
+ * AEGIS_INSTRUCTIONS_WRITABLE).
+ */
 export function pathPolicy(workspace: string, env: Readonly<Record<string, string | undefined>>): PathPolicy {
   const config = (env.AEGIS_CONFIG_PATH ?? "").trim() || DEFAULT_CONFIG_PATH;
   const extra = splitGlobList(env.AEGIS_PROTECTED_PATHS ?? "");
   return {
     workspace,
-    protectedGlobs: [...BUILT_IN_PROTECTED_PATHS, toRelativeGlob(config, workspace), ".git/**", ...extra],
+    protectedGlobs: [toRelativeGlob(config, workspace), ".git/**", ...extra],
+    instructionsWritable: env.AEGIS_INSTRUCTIONS_WRITABLE === "1",
   };
 }
 
@@ -70,11 +76,11 @@ export function writeRefusal(abs: string, policy: PathPolicy): string | null {
   if (rel === "") return `${abs} is the workspace root itself, not a file`;
   if (rel.split("/").includes(".git"))
     return `${rel} is inside git's own metadata (.git); change files through git commands instead`;
-  for (const glob of policy.protectedGlobs) {
-    if (globMatches(glob, rel)) {
-      return `${rel} is a protected path (${glob}); the workflow, the aegis config and the hooks are changed by people, not by the agent`;
-    }
-  }
+  const glob = protectingGlob(rel, policy.protectedGlobs, {
+    instructionsWritable: policy.instructionsWritable,
+  });
+  if (glob)
+    return `${rel} is a protected path (${glob}); the workflow, the aegis config and the hooks are changed by people, not by the agent`;
   return null;
 }
 

@@ -306,6 +306,7 @@ function makeAgentRoom(ctx: ModeContext, room: Room, parts: RoomParts): AgentRoo
           AEGIS_WORKSPACE: work,
           AEGIS_CONFIG_PATH: settings.configPath,
           AEGIS_PROTECTED_PATHS: config.run.protectedPaths.join("\n"),
+          ...(config.run.instructionChanges === "flag" ? { AEGIS_INSTRUCTIONS_WRITABLE: "1" } : {}),
           AEGIS_NODE: parts.node,
         },
       });
@@ -396,6 +397,7 @@ export async function workInRoom(ctx: ModeContext, agentRoom: AgentRoom, w: Room
     maxBodyBytes: MAX_ISSUE_BYTES,
     protectedPaths: [...config.run.protectedPaths],
     ...(w.instructions ? { instructions: w.instructions } : {}),
+    instructionsWritable: config.run.instructionChanges === "flag",
   });
   const session = await core.group(`Claude Code session (task ${task.id}, attempt ${attemptNumber})`, () =>
     agentRoom.runSession({

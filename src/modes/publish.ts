@@ -11,7 +11,8 @@ import * as git from "../adapters/git.js";
 import { publishVerified, VerifiedCommitError } from "../adapters/verified-commits.js";
 import type { Task } from "../core/ledger.js";
 import { round } from "../core/lifecycle.js";
-import { ciExecutedChanges } from "../core/protected-paths.js";
+import { INSTRUCTIONS_CHANGED_LABEL } from "../core/labels.js";
+import { ciExecutedChanges, instructionChanges } from "../core/protected-paths.js";
 import { classifyOutcome, type OutcomeResult } from "../core/outcome.js";
 import * as decide from "../core/run-decisions.js";
 import { planFixRound } from "../core/fix-rounds.js";
@@ -261,6 +262,8 @@ async function openPull(
   const { config } = ctx.settings;
   const leftOut = req.sealed.leftOut.filter((p) => decide.isSecretLikePath(p));
   const fixRound = task.fixRound ? { number: task.fixRound, max: config.review.maxFixRounds } : undefined;
+  // Reaches here only under `run.instructionChanges: flag` (else the pre-push check refused it).
+  const instructionFiles = instructionChanges(what.state.netPaths);
   const body = prBody({
     issue: task.issue,
     taskId: task.id,
@@ -278,25 +281,44 @@ async function openPull(
     files: what.state.netPaths.length,
     leftOut,
     ciFiles: ciExecutedChanges(what.state.netPaths),
+    instructionFiles,
     ...(fixRound ? { fixRound } : {}),
   });
   // A fix round's commits went onto the PR's own branch: the same PR, its body brought up to date.
-  if (fixRound && task.pr && !task.pr.merged) {
-    const pr = task.pr;
-    return core.group(`Pull request #${pr.number}, fix round ${fixRound.number}`, async () => {
-      await ctx.gh.updatePull(pr.number, { title: prTitle(req.issueTitle), body });
-      return { number: pr.number, url: pr.url, base: req.defaultBranch };
-    });
-  }
-  return core.group("Pull request", () =>
-    steps.openPull(
-      ctx,
-      task,
-      { head: req.branch, base: req.defaultBranch, headSha: what.state.headSha },
-      req.issueTitle,
-      body,
-    ),
-  );
+  const opened =
+    fixRound && task.pr && !task.pr.merged
+      ? await updatePull(
+          ctx,
+          task.pr,
+          fixRound.number,
+          { title: prTitle(req.issueTitle), body },
+          req.defaultBranch,
+        )
+      : await core.group("Pull request", () =>
+          steps.openPull(
+            ctx,
+            task,
+            { head: req.branch, base: req.defaultBranch, headSha: what.state.headSha },
+            req.issueTitle,
+            body,
+          ),
+        );
+  // A person should read a change to the agents' instructions before it merges (adding is idempotent).
+  if (opened && instructionFiles.length) await ctx.gh.addLabels(opened.number, [INSTRUCTIONS_CHANGED_LABEL]);
+  return opened;
+}
+
+function updatePull(
+  ctx: ModeContext,
+  pr: { number: number; url: string },
+  round: number,
+  change: { title: string; body: string },
+  base: string,
+) {
+  return core.group(`Pull request #${pr.number}, fix round ${round}`, async () => {
+    await ctx.gh.updatePull(pr.number, change);
+    return { number: pr.number, url: pr.url, base };
+  });
 }
 
 /** The issue's note when GitHub refused part of a verified publish: which file, and why. */

@@ -63,6 +63,7 @@ export function checkBranch(
     knownSecrets: secrets,
     protectedPaths: [...run.protectedPaths],
     configPath: settings.configPath,
+    instructionsWritable: run.instructionChanges === "flag",
     limits: { maxFiles: Infinity, maxBytes: Infinity },
   });
   const size = scanDiff({

@@ -25,6 +25,27 @@ describe("write rules", () => {
   it.each(["/ws/src/a.ts", "/ws/docs/aegis.yml", "/ws/docs/readme.md", "/ws/hooksy/x"])("allows %s", (p) =>
     expect(writeRefusal(p, policy)).toBeNull(),
   );
+  it("with run.instructionChanges: flag, only the instruction files open up; the maintainers' own globs still hold", () => {
+    const flag = pathPolicy("/ws", {
+      AEGIS_PROTECTED_PATHS: "docs/AGENTS.md",
+      AEGIS_INSTRUCTIONS_WRITABLE: "1",
+    });
+    for (const p of [
+      "/ws/AGENTS.md",
+      "/ws/src/CLAUDE.md",
+      "/ws/.github/copilot-instructions.md",
+      "/ws/.github/instructions/ts.instructions.md",
+    ])
+      expect(writeRefusal(p, flag), p).toBeNull();
+    for (const p of [
+      "/ws/.github/workflows/ci.yml",
+      "/ws/.github/aegis.yml",
+      "/ws/.claude/settings.json",
+      "/ws/docs/AGENTS.md",
+    ])
+      expect(writeRefusal(p, flag), p).toMatch(/protected/);
+    expect(writeRefusal("/ws/AGENTS.md", policy)).toMatch(/protected path \(\*\*\/AGENTS\.md\)/);
+  });
   it("matches globs like the shell", () => {
     expect(globMatches("src/**/*.ts", "src/a/b/c.ts")).toBe(true);
     expect(globMatches("src/*.ts", "src/a/b.ts")).toBe(false);
