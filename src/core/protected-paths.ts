@@ -27,8 +27,11 @@ export const INSTRUCTION_FILE_GLOBS: readonly string[] = [
   "**/CLAUDE.md",
   "**/CLAUDE.local.md",
   ".github/copilot-instructions.md",
-  ".github/instructions/**",
+  ".github/instructions/**/*.instructions.md",
 ];
+
+/** The instruction files that live under `.github/`, whose built-in protection they lift too. */
+const GITHUB_INSTRUCTIONS = [".github/copilot-instructions.md", ".github/instructions/**/*.instructions.md"];
 
 export const BUILT_IN_PROTECTED_PATHS: readonly string[] = [
   ".github/**",
@@ -55,8 +58,16 @@ export function protectingGlob(
 ): string | undefined {
   const own = matchesAny(filePath, extra);
   if (own) return own;
-  if (opts.instructionsWritable && matchesAny(filePath, INSTRUCTION_FILE_GLOBS)) return undefined;
-  return matchesAny(filePath, BUILT_IN_PROTECTED_PATHS);
+  const hits = BUILT_IN_PROTECTED_PATHS.filter((g) => matchesAny(filePath, [g]) !== undefined);
+  if (!opts.instructionsWritable || matchesAny(filePath, INSTRUCTION_FILE_GLOBS) === undefined)
+    return hits[0];
+  // An instruction file opens up only from the instruction globs themselves: `.claude/CLAUDE.md`
+  // stays under `.claude/**`, `.github/workflows/AGENTS.md` under `.github/**`.
+  const lifted = new Set([
+    ...INSTRUCTION_FILE_GLOBS,
+    ...(matchesAny(filePath, GITHUB_INSTRUCTIONS) ? [".github/**"] : []),
+  ]);
+  return hits.find((g) => !lifted.has(g));
 }
 
 /** The changed files that are instructions for agents (at most `max`), for the PR body. */

@@ -41,6 +41,9 @@ describe("write rules", () => {
       "/ws/.github/workflows/ci.yml",
       "/ws/.github/aegis.yml",
       "/ws/.claude/settings.json",
+      "/ws/.claude/CLAUDE.md",
+      "/ws/.github/workflows/AGENTS.md",
+      "/ws/.github/instructions/run.yml",
       "/ws/docs/AGENTS.md",
     ])
       expect(writeRefusal(p, flag), p).toMatch(/protected/);
