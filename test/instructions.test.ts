@@ -10,7 +10,7 @@ import {
   renderInstructions,
   selectInstructions,
 } from "../src/core/instructions.js";
-import { claudeBin, type FakeAnthropic, startFakeAnthropic } from "./harness/fake-anthropic.js";
+import { type FakeAnthropic, startFakeAnthropic } from "./harness/fake-anthropic.js";
 import { DEFAULT_FILES, type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
 import {
   codexBin,
@@ -21,7 +21,7 @@ import {
   structuredReviewAnswer,
 } from "./harness/fake-openai.js";
 import { type ActionRun, runAction, workflowDispatchEvent } from "./harness/runner.js";
-import { expectSuccess, openIssue, planOnLabel, seedOpenPr } from "./harness/scenario.js";
+import { expectSuccess, planThenRun, seedOpenPr } from "./harness/scenario.js";
 
 describe("which instructions a brief carries", () => {
   const scoped = (applyTo: string, body: string) => `---\napplyTo: "${applyTo}"\n---\n${body}\n`;
@@ -141,29 +141,17 @@ describe("instructions from the default branch, end to end", () => {
       },
       { text: "Done.\nTASK_COMPLETE" },
     ]);
-    const n = openIssue(fake, {
-      title: "Document the loader",
-      body: "Explain what `src/app.py` does in a docs file for new contributors.",
-      labels: ["documentation"],
-      by: "maya",
-    });
-    const planned = expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
-    runs.push(planned);
-    const taskId = (JSON.parse(planned.outputs.tasks ?? "[]") as string[])[0]!;
-    const run = await runAction({
-      mode: "run",
-      inputs: {
-        task: taskId,
-        "claude-executable": claudeBin(),
-        "anthropic-base-url": model.url,
-        "anthropic-api-key": "sk-ant-api03-instructionsKey0123456789",
-      },
-      event: workflowDispatchEvent(fake),
+    const { planned, run } = await planThenRun(
       fake,
-      env: { CLAUDE_CODE_MAX_RETRIES: "0" },
-      timeoutMs: 150_000,
-    });
-    runs.push(run);
+      {
+        title: "Document the loader",
+        body: "Explain what `src/app.py` does in a docs file for new contributors.",
+        labels: ["documentation"],
+        by: "maya",
+      },
+      { url: model.url, apiKey: "sk-ant-api03-instructionsKey0123456789" },
+    );
+    runs.push(planned, run);
     expectSuccess(run);
     expect(run.stdout).toContain(
       "The repository's instructions from main: AGENTS.md, CLAUDE.md, .github/instructions/py.instructions.md.",
@@ -248,29 +236,17 @@ describe("run.instructionChanges: flag", () => {
       },
       { text: "Done.\nTASK_COMPLETE" },
     ]);
-    const n = openIssue(fake, {
-      title: "Tell agents to run the linter",
-      body: "Our AGENTS.md should say that the linter runs before every commit.",
-      labels: ["documentation"],
-      by: "maya",
-    });
-    const planned = expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
-    runs.push(planned);
-    const taskId = (JSON.parse(planned.outputs.tasks ?? "[]") as string[])[0]!;
-    const run = await runAction({
-      mode: "run",
-      inputs: {
-        task: taskId,
-        "claude-executable": claudeBin(),
-        "anthropic-base-url": model.url,
-        "anthropic-api-key": "sk-ant-api03-instructionsKey0123456789",
-      },
-      event: workflowDispatchEvent(fake),
+    const { taskId, planned, run } = await planThenRun(
       fake,
-      env: { CLAUDE_CODE_MAX_RETRIES: "0" },
-      timeoutMs: 150_000,
-    });
-    runs.push(run);
+      {
+        title: "Tell agents to run the linter",
+        body: "Our AGENTS.md should say that the linter runs before every commit.",
+        labels: ["documentation"],
+        by: "maya",
+      },
+      { url: model.url, apiKey: "sk-ant-api03-instructionsKey0123456789" },
+    );
+    runs.push(planned, run);
     expectSuccess(run);
     expect(model.toolResults()[0]!.isError).toBe(false);
     const pr = fake.pulls()[0]!;

@@ -8,10 +8,10 @@ import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { promisify } from "node:util";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { claudeBin, type FakeAnthropic, startFakeAnthropic, type Turn } from "./harness/fake-anthropic.js";
+import { type FakeAnthropic, startFakeAnthropic, type Turn } from "./harness/fake-anthropic.js";
 import { DEFAULT_FILES, type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
-import { type ActionRun, runAction, workflowDispatchEvent } from "./harness/runner.js";
-import { expectSuccess, ledgerOf, openIssue, planOnLabel } from "./harness/scenario.js";
+import type { ActionRun } from "./harness/runner.js";
+import { expectSuccess, ledgerOf, planThenRun } from "./harness/scenario.js";
 
 const exec = promisify(execFile);
 const asRoot = process.getuid?.() === 0;
@@ -82,59 +82,49 @@ describe.skipIf(!asRoot)("the job's toolchain in the room", () => {
         ];
         return steps[ctx.step] ?? { text: "Done.\nTASK_COMPLETE" };
       });
-      const n = openIssue(fake, {
-        title: "Document the build",
-        body: "Explain how to build the project with cargo in a docs file.",
-        labels: ["documentation"],
-        by: "maya",
-      });
-      const planned = expectSuccess(await planOnLabel(fake, n, "aegis", "maya"));
-      runs.push(planned);
-      const taskId = (JSON.parse(planned.outputs.tasks ?? "[]") as string[])[0]!;
-      const run = await runAction({
-        mode: "run",
-        inputs: {
-          task: taskId,
-          "claude-executable": claudeBin(),
-          "anthropic-base-url": model.url,
-          "anthropic-api-key": "sk-ant-api03-toolchainKey0123456789",
-        },
-        event: workflowDispatchEvent(fake),
+      const { taskId, planned, run } = await planThenRun(
         fake,
-        env: { CLAUDE_CODE_MAX_RETRIES: "0" },
-        ...(asUser ? { asUser } : {}),
-        // What rustup leaves: cargo in ~/.cargo/bin, CARGO_HOME in HOME; beside it, the job's credentials.
-        prepareHome: async (home) => {
-          runnerHome = home;
-          const bin = path.join(home, ".cargo", "bin");
-          await mkdir(bin, { recursive: true });
-          await writeFile(path.join(bin, "cargo"), '#!/bin/sh\necho "cargo 1.99.0-aegis-test"\n', {
-            mode: 0o755,
-          });
-          for (const d of [path.join(home, ".cargo"), bin]) await chmod(d, 0o755);
-          await writeFile(path.join(home, ".npmrc"), `//registry.npmjs.org/:_authToken=${NPM_SECRET}\n`, {
-            mode: 0o644,
-          });
-          await mkdir(path.join(home, ".docker"), { mode: 0o755 });
-          await writeFile(
-            path.join(home, ".docker", "config.json"),
-            `{"auths":{"x":{"auth":"${DOCKER_SECRET}"}}}`,
-            {
-              mode: 0o644,
-            },
-          );
-          await writeFile(path.join(home, ".git-credentials"), `https://x:${NPM_SECRET}@github.com\n`, {
-            mode: 0o600,
-          });
-          await chmod(home, 0o755);
-          return {
-            PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`,
-            CARGO_HOME: path.join(home, ".cargo"),
-          };
+        {
+          title: "Document the build",
+          body: "Explain how to build the project with cargo in a docs file.",
+          labels: ["documentation"],
+          by: "maya",
         },
-        timeoutMs: 150_000,
-      });
-      runs.push(run);
+        { url: model.url, apiKey: "sk-ant-api03-toolchainKey0123456789" },
+        {
+          ...(asUser ? { asUser } : {}),
+          // What rustup leaves: cargo in ~/.cargo/bin, CARGO_HOME in HOME; beside it, the job's credentials.
+          prepareHome: async (home) => {
+            runnerHome = home;
+            const bin = path.join(home, ".cargo", "bin");
+            await mkdir(bin, { recursive: true });
+            await writeFile(path.join(bin, "cargo"), '#!/bin/sh\necho "cargo 1.99.0-aegis-test"\n', {
+              mode: 0o755,
+            });
+            for (const d of [path.join(home, ".cargo"), bin]) await chmod(d, 0o755);
+            await writeFile(path.join(home, ".npmrc"), `//registry.npmjs.org/:_authToken=${NPM_SECRET}\n`, {
+              mode: 0o644,
+            });
+            await mkdir(path.join(home, ".docker"), { mode: 0o755 });
+            await writeFile(
+              path.join(home, ".docker", "config.json"),
+              `{"auths":{"x":{"auth":"${DOCKER_SECRET}"}}}`,
+              {
+                mode: 0o644,
+              },
+            );
+            await writeFile(path.join(home, ".git-credentials"), `https://x:${NPM_SECRET}@github.com\n`, {
+              mode: 0o600,
+            });
+            await chmod(home, 0o755);
+            return {
+              PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+              CARGO_HOME: path.join(home, ".cargo"),
+            };
+          },
+        },
+      );
+      runs.push(planned, run);
       if (process.env.AEGIS_TEST_LOG) console.log(run.stdout, JSON.stringify(model.toolResults(), null, 1));
       expectSuccess(run);
       expect(run.stdout).toContain("The job's toolchain, read-only in the agent's room:");

@@ -4,7 +4,15 @@ import { LedgerStore } from "../../src/adapters/ledger-store.js";
 import { parseLedger, serializeLedger, type Ledger } from "../../src/core/ledger.js";
 import { addTask } from "../../src/core/lifecycle.js";
 import type { FakeGitHub } from "./fake-github.js";
-import { issueLabeledEvent, runAction, scheduleEvent, type ActionRun } from "./runner.js";
+import { claudeBin } from "./fake-anthropic.js";
+import {
+  issueLabeledEvent,
+  runAction,
+  type RunActionOptions,
+  scheduleEvent,
+  workflowDispatchEvent,
+  type ActionRun,
+} from "./runner.js";
 
 /** `login` adds `label` to issue `n`: the label, and the timeline event the sweep reads. */
 export function addLabelAs(fake: FakeGitHub, n: number, label: string, login: string): void {
@@ -116,4 +124,34 @@ export async function seedOpenPr(
     },
   );
   return { taskId, pr: data.number };
+}
+
+/**
+ * A maintainer opens and labels an issue, plan claims it, and run mode works its task with the
+ * real `claude` against the model at `model.url`. Both runs are returned for the caller to clean up.
+ */
+export async function planThenRun(
+  fake: FakeGitHub,
+  issue: { title: string; body: string; labels: string[]; by: string },
+  model: { url: string; apiKey: string },
+  extra: Partial<RunActionOptions> = {},
+): Promise<{ n: number; taskId: string; planned: ActionRun; run: ActionRun }> {
+  const n = openIssue(fake, issue);
+  const planned = expectSuccess(await planOnLabel(fake, n, "aegis", issue.by));
+  const taskId = (JSON.parse(planned.outputs.tasks ?? "[]") as string[])[0]!;
+  const run = await runAction({
+    mode: "run",
+    inputs: {
+      task: taskId,
+      "claude-executable": claudeBin(),
+      "anthropic-base-url": model.url,
+      "anthropic-api-key": model.apiKey,
+    },
+    event: workflowDispatchEvent(fake),
+    fake,
+    timeoutMs: 150_000,
+    ...extra,
+    env: { CLAUDE_CODE_MAX_RETRIES: "0", ...extra.env },
+  });
+  return { n, taskId, planned, run };
 }
