@@ -1,5 +1,5 @@
 import * as core from "@actions/core";
-import { guardUncaughtErrors, guardWorkflowCommands } from "./adapters/log-guard.js";
+import { guardUncaughtErrors, guardWorkflowCommands } from "./room/log-guard.js";
 import { run } from "./main.js";
 import { post, POST_MARK } from "./post.js";
 

@@ -4,8 +4,8 @@
 import * as core from "@actions/core";
 import os from "node:os";
 import { z } from "zod";
-import { reopenRoom } from "./adapters/room.js";
-import { ROOM_STATE } from "./modes/agent-room.js";
+import { reopenRoom } from "./room/room.js";
+import { ROOM_STATE } from "./room/agent-room.js";
 
 /** The main step marks itself so the same bundle knows, when run again, that it is the post step. */
 export const POST_MARK = "aegis-post";

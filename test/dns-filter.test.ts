@@ -9,7 +9,7 @@ import dgram from "node:dgram";
 import net from "node:net";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import { installEgress, type Privileged } from "../src/adapters/egress.js";
+import { installEgress, type Privileged } from "../src/room/egress.js";
 import { parseQuery } from "../src/core/dns.js";
 
 const exec = promisify(execFile);

@@ -9,7 +9,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import { processesOf } from "../src/adapters/room.js";
+import { processesOf } from "../src/room/reaper.js";
 import { chainName } from "../src/core/egress.js";
 import { claudeBin, startFakeAnthropic, type FakeAnthropic, type Turn } from "./harness/fake-anthropic.js";
 import { DEFAULT_FILES, type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";

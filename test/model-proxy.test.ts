@@ -3,7 +3,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { allowedCall, startModelProxy, type ModelProxy } from "../src/adapters/model-proxy.js";
+import { allowedCall, startModelProxy, type ModelProxy } from "../src/room/model-proxy.js";
 import { refusedRequest, withoutOpenPageSearch } from "../src/core/model-request.js";
 
 let upstream: http.Server | undefined;

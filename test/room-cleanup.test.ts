@@ -12,7 +12,9 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import { defaultRoomUser, openRoom, processesOf, reopenRoom } from "../src/adapters/room.js";
+import { processesOf } from "../src/room/reaper.js";
+import { openRoom, reopenRoom } from "../src/room/room.js";
+import { defaultRoomUser } from "../src/room/user.js";
 import { type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
 import { runAction, workflowDispatchEvent } from "./harness/runner.js";
 

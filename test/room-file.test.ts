@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import { isSingleLinkFile, readRoomFile } from "../src/adapters/room-file.js";
+import { isSingleLinkFile, readRoomFile } from "../src/room/room-file.js";
 import { lineCounts } from "../src/modes/run-steps.js";
 
 const exec = promisify(execFile);

@@ -23,7 +23,7 @@ import {
   runAction,
   workflowDispatchEvent,
 } from "./harness/runner.js";
-import { processesOf } from "../src/adapters/room.js";
+import { processesOf } from "../src/room/reaper.js";
 import { expectSuccess, ledgerOf, openIssue, planOnLabel } from "./harness/scenario.js";
 import { isAlive, leakedIn, type Loot, makeDrop, readLoot, spySource } from "./harness/spy.js";
 

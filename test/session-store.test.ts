@@ -20,7 +20,7 @@ import {
   stagePath,
   relocateTranscript,
   wholeLines,
-} from "../src/adapters/session-store.js";
+} from "../src/room/session-store.js";
 import type { CacheLike } from "../src/adapters/tool-install.js";
 import {
   claudeBin,

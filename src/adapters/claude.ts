@@ -2,7 +2,7 @@
  * Runs one headless Claude Code session and reports what it did.
  *
  * The CLI runs detached in its own process group with stdin at /dev/null, a tagged environment
- * (see process-tree.ts) and a wall-clock timeout; its stream-json output is read line by line so
+ * (see room/reaper.ts) and a wall-clock timeout; its stream-json output is read line by line so
  * the workflow log shows progress as it happens. Everything the session started is killed when it
  * ends, normally or not: a background process left running could otherwise change the workspace
  * after the pre-push checks.
@@ -13,8 +13,8 @@ import { createInterface } from "node:readline";
 import * as core from "@actions/core";
 import { ClaudeStream, oneLine, type StreamNote } from "../core/claude-stream.js";
 import type { SessionResult } from "../core/session-result.js";
-import { killSessionTree, SESSION_TAG_VAR } from "./process-tree.js";
-import type { Launcher } from "./room.js";
+import { killSessionTree, SESSION_TAG_VAR } from "../room/reaper.js";
+import type { Launcher } from "../room/launcher.js";
 
 export type { ResultEvent, SessionResult, PermissionDenial } from "../core/session-result.js";
 

@@ -32,8 +32,8 @@ import { renderInstructions, selectInstructions } from "../core/instructions.js"
 import { buildCodexArgs, buildCodexEnv, buildReviewPrompt, capDiff } from "../core/review-prompt.js";
 import { runGit } from "./git.js";
 import { readInstructions } from "./repo-instructions.js";
-import type { Launcher } from "./room.js";
-import { readRoomFile } from "./room-file.js";
+import type { Launcher } from "../room/launcher.js";
+import { readRoomFile } from "../room/room-file.js";
 
 export const DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1";
 const KILL_GRACE_MS = 2_000;

@@ -19,7 +19,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as core from "@actions/core";
 import { withoutRunnerCredentials } from "../core/agent-env.js";
-import { type Launcher, runLaunched } from "./room.js";
+import { type Launcher, runLaunched } from "../room/launcher.js";
 
 export const GIT_NAME = "github-actions[bot]";
 export const GIT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com";

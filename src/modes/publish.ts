@@ -18,10 +18,9 @@ import * as decide from "../core/run-decisions.js";
 import { planFixRound } from "../core/fix-rounds.js";
 import { agentSummary, describeEgress, failureComment, prBody, prTitle } from "../core/run-report.js";
 import type { Violation } from "../core/secret-scan.js";
-import type { AgentRoom, Sealed } from "./agent-room.js";
+import type { AgentRoom, Sealed } from "../room/agent-room.js";
 import type { ModeContext } from "./context.js";
-import type { Conclusion } from "./run-conclude.js";
-import type { Claimed } from "./run.js";
+import type { Claimed, Conclusion } from "./run-attempt.js";
 import * as steps from "./run-steps.js";
 
 export interface PublishRequest {

@@ -11,7 +11,7 @@ import * as cache from "@actions/cache";
 import * as core from "@actions/core";
 import { runCodexReview, type CodexEvent, type CodexRunResult } from "../adapters/codex.js";
 import { preparePrCheckout } from "../adapters/pr-checkout.js";
-import { RoomError } from "../adapters/room.js";
+import { RoomError } from "../room/privilege.js";
 import { installNpmTool } from "../adapters/tool-install.js";
 import { type Finding, REVIEW_MARKER } from "../core/findings.js";
 import { autoFixRound } from "../core/fix-rounds.js";
@@ -32,7 +32,7 @@ import {
   taskSkipReason,
   transitionReason,
 } from "../core/review-plan.js";
-import { enterReviewRoom } from "./agent-room.js";
+import { enterReviewRoom } from "../room/review-room.js";
 import type { ModeContext } from "./context.js";
 import { mirrorTask } from "./effects.js";
 

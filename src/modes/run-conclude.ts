@@ -2,32 +2,13 @@
 // issue (the `aegis:<state>` label and the status comment naming the outcome and the PR), check
 // the new PR for contention, and report (outputs and the step summary).
 import * as core from "@actions/core";
-import type { SessionResult } from "../adapters/claude.js";
-import type { OutcomeResult } from "../core/outcome.js";
 import * as decide from "../core/run-decisions.js";
 import { renderRunSummary, type RunSummary } from "../core/run-report.js";
-import type { Violation } from "../core/secret-scan.js";
-import { SHARED_USER_NOTE } from "./agent-room.js";
+import { SHARED_USER_NOTE } from "../room/agent-room.js";
 import type { ModeContext } from "./context.js";
 import { checkContention } from "./contention.js";
 import { mirrorTask } from "./effects.js";
-import type { Claimed, RunReport } from "./run.js";
-
-export interface Conclusion extends Claimed {
-  plan: decide.Plan;
-  branch: string;
-  model?: string;
-  record?: decide.AttemptRecord;
-  outcome?: OutcomeResult;
-  session?: SessionResult;
-  pr?: { number: number; url: string; base?: string };
-  violations?: Violation[];
-  tests?: string;
-  leftOut?: string[];
-  /** False when the agent shared the runner's user (`run.sandbox: none`): the summary says so. */
-  sandboxed?: boolean;
-  egress?: { refused: number; destinations: string[] };
-}
+import type { Conclusion, RunReport } from "./run-attempt.js";
 
 /** Closes the attempt in the ledger, mirrors it on the issue, and reports. */
 export async function conclude(ctx: ModeContext, c: Conclusion): Promise<RunReport> {

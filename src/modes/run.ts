@@ -2,7 +2,7 @@
 //
 // It reads as two rooms. Outside, with the credentials: read the ledger → the task must be
 // running → issue text → Claude Code (pinned, cached) → the publisher's checkout of the base (or
-// of an earlier attempt's work) on auto/<category>/<task>. Inside the agent's room (agent-room.ts:
+// of an earlier attempt's work) on auto/<category>/<task>. Inside the agent's room (room/agent-room.ts:
 // its own OS user, no credentials, limited egress): tests on the base → the session (hooks,
 // timeout) → commit what was left → the commits handed out as a bundle. Outside again
 // (publish.ts): take the bundle in → classify → pre-push checks and the test ratchet (the tests run
@@ -15,25 +15,16 @@
 // digest jobs still run.
 import * as core from "@actions/core";
 import * as git from "../adapters/git.js";
-import type { LedgerSnapshot } from "../adapters/ledger-store.js";
 import { namedPaths } from "../core/brief.js";
-import type { Task } from "../core/ledger.js";
 import { sessionSpendLimit } from "../core/queue.js";
 import * as decide from "../core/run-decisions.js";
-import { enterRoom, workInRoom } from "./agent-room.js";
+import { enterRoom, workInRoom } from "../room/agent-room.js";
 import { jobSecrets } from "../settings.js";
 import type { ModeContext } from "./context.js";
 import { prepareCheckout, publish } from "./publish.js";
+import type { Claimed, RunReport } from "./run-attempt.js";
 import { conclude, finish } from "./run-conclude.js";
 import * as steps from "./run-steps.js";
-
-export interface RunReport {
-  taskId: string;
-  state?: string;
-  outcome?: string;
-  pr?: { number: number; url: string };
-  costUsd: number;
-}
 
 export async function runTask(ctx: ModeContext): Promise<RunReport> {
   const started = Date.now();
@@ -58,13 +49,6 @@ export async function runTask(ctx: ModeContext): Promise<RunReport> {
     await steps.recordActionError(ctx, task, attempt.number, error as Error);
     throw error;
   }
-}
-
-export interface Claimed {
-  task: Task;
-  attemptNumber: number;
-  snapshot: LedgerSnapshot;
-  started: number;
 }
 
 async function work(ctx: ModeContext, claim: Claimed): Promise<RunReport> {

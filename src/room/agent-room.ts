@@ -6,29 +6,27 @@
 // loopback proxy of the action's with a placeholder key, and git inside the room has no token.
 //
 // The publisher (publish.ts) takes the bundle, checks it and pushes; it never runs code in here.
-import { mkdir, readFile, readlink } from "node:fs/promises";
-import os from "node:os";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import * as cache from "@actions/cache";
 import * as core from "@actions/core";
 import { runClaudeSession, type ClaudeSessionOptions, type SessionResult } from "../adapters/claude.js";
-import { type CodexRoom, DEFAULT_OPENAI_BASE_URL } from "../adapters/codex.js";
-import { copyCheckout } from "../adapters/checkout-copy.js";
 import * as git from "../adapters/git.js";
-import { startModelProxy, type ModelProxy, type ProxySpend } from "../adapters/model-proxy.js";
-import { openRoom, type Room, type StagedTool, stageHooks, stageNode, stageTool } from "../adapters/room.js";
-import { restoreSession, saveSession } from "../adapters/session-store.js";
-import { planToolchainView, type ToolchainView } from "../adapters/toolchain-view.js";
-import { runTestCommand } from "../adapters/test-command.js";
 import { sanitizeAgentEnv } from "../core/agent-env.js";
-import { egressPolicy } from "../core/egress.js";
 import { buildBrief, type FixRoundBrief, maxTurnsFor, type NamedFile } from "../core/brief.js";
+import { egressPolicy } from "../core/egress.js";
 import type { Task } from "../core/ledger.js";
 import * as decide from "../core/run-decisions.js";
 import type { TestRun } from "../core/run-decisions.js";
+import type { ModeContext } from "../modes/context.js";
+import { sessionTimeoutMs } from "../modes/run-steps.js";
 import { jobSecrets } from "../settings.js";
-import type { ModeContext } from "./context.js";
-import { sessionTimeoutMs } from "./run-steps.js";
+import { startModelProxy, type ModelProxy, type ProxySpend } from "./model-proxy.js";
+import { openRoom, type Room } from "./room.js";
+import { closeRunnerTo, handCheckoutOver, jobToolchain } from "./runner-access.js";
+import { restoreSession, saveSession } from "./session-store.js";
+import { type StagedTool, stageHooks, stageNode, stageTool } from "./stage.js";
+import { runTestCommand } from "./test-command.js";
 
 export const ANTHROPIC_API = "https://api.anthropic.com";
 /** Saved for the post step, which reaps and removes the room whatever happened to the main step. */
@@ -146,86 +144,6 @@ export async function enterRoom(
     await close();
     throw error;
   }
-}
-
-/**
- * Where the runner keeps what the room must never read: the job's HOME (a docker login, tool
- * credentials), the workspace (a checkout's persisted auth header), RUNNER_TEMP (the file
- * commands, credential files other actions write), the event payload's folder, and the runner's
- * own directory (its `.credentials`). A GitHub-hosted runner's HOME may be open to other users:
- * each of these the room's user can reach is closed to it before anything of the room runs, and
- * the room fails closed if one stays reachable.
- */
-async function closeRunnerTo(room: Room): Promise<void> {
-  const env = process.env;
-  const paths = [
-    os.homedir(),
-    env.HOME ?? "",
-    env.GITHUB_WORKSPACE ?? "",
-    env.RUNNER_TEMP ?? "",
-    ...[
-      "GITHUB_EVENT_PATH",
-      "GITHUB_ENV",
-      "GITHUB_OUTPUT",
-      "GITHUB_STATE",
-      "GITHUB_PATH",
-      "GITHUB_STEP_SUMMARY",
-    ].map((name) => (env[name] ? path.dirname(env[name]) : "")),
-    ...(await runnerRoots()),
-  ];
-  const closed = await room.closeOff(paths);
-  if (closed.length) core.info(`Closed to the agent's room: ${closed.join(", ")}.`);
-}
-
-/**
- * What of the runner's HOME the session and the test ratchet may use: the folders of the job's
- * toolchain (PATH entries, CARGO_HOME, nvm's, …), read-only; never the workspace or RUNNER_TEMP.
- */
-async function jobToolchain(sandbox: string): Promise<ToolchainView | undefined> {
-  if (sandbox === "none") return undefined;
-  const env = process.env;
-  const closed = [
-    env.GITHUB_WORKSPACE ?? "",
-    env.RUNNER_TEMP ?? "",
-    ...[
-      "GITHUB_EVENT_PATH",
-      "GITHUB_ENV",
-      "GITHUB_OUTPUT",
-      "GITHUB_STATE",
-      "GITHUB_PATH",
-      "GITHUB_STEP_SUMMARY",
-    ].map((name) => (env[name] ? path.dirname(env[name]) : "")),
-  ];
-  const view = await planToolchainView(env, os.homedir(), closed);
-  for (const l of view?.leftOut ?? []) core.warning(`Not shown to the agent's room: ${l.path} (${l.why}).`);
-  if (view?.binds.length)
-    core.info(
-      `The job's toolchain, read-only in the agent's room: ${view.binds.map((b) => b.target).join(", ")}.`,
-    );
-  return view;
-}
-
-/** The directories of the runner processes above this one (Runner.Worker, Runner.Listener). */
-async function runnerRoots(): Promise<string[]> {
-  const roots: string[] = [];
-  let pid = process.ppid;
-  for (let depth = 0; depth < 12 && pid > 1; depth++) {
-    const exe = await readlink(`/proc/${pid}/exe`).catch(() => "");
-    if (/^Runner\.(Worker|Listener)$/.test(path.basename(exe))) roots.push(path.dirname(path.dirname(exe)));
-    const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
-    pid = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1] ?? 0);
-  }
-  return roots;
-}
-
-/** The room's copy of a checkout (see checkout-copy.ts); what was left out is said in the log. */
-async function handCheckoutOver(ctx: ModeContext, from: string, to: string): Promise<void> {
-  const { leftOut } = await copyCheckout(from, to, {
-    secrets: jobSecrets(ctx.settings),
-    scratch: ctx.settings.context.runnerTemp,
-  });
-  for (const l of leftOut)
-    core.warning(`Left out of the agent's copy of the checkout: ${l.path} (${l.why}).`);
 }
 
 interface RoomParts extends Omit<RoomRequest, "claude"> {
@@ -418,72 +336,4 @@ export async function workInRoom(ctx: ModeContext, agentRoom: AgentRoom, w: Room
   const leftOut = sealed.leftOut.filter((p) => decide.isSecretLikePath(p));
   if (leftOut.length) core.warning(`Not committed (they look like credentials): ${leftOut.join(", ")}`);
   return { ...(baseTests ? { baseTests } : {}), session, sealed };
-}
-
-export interface ReviewRoom {
-  room: Room;
-  codex: StagedTool;
-  proxy: ModelProxy;
-  codexRoom: CodexRoom;
-  close(): Promise<void>;
-}
-
-/**
- * The review's room: Codex reads the agent's diff, so it runs where the agent ran — as the room's
- * user, in a copy of the PR checkout, with a placeholder key and the action's loopback proxy to
- * `openai-base-url`.
- */
-export async function enterReviewRoom(
-  ctx: ModeContext,
-  codexExecutable: string,
-  checkout: string,
-): Promise<ReviewRoom> {
-  const { settings } = ctx;
-  // Codex needs its model (the loopback proxy) and nothing else.
-  const open = settings.config.run.egress.includes("*");
-  const room = await openRoom({
-    sandbox: settings.config.run.sandbox,
-    runnerTemp: settings.context.runnerTemp,
-    egress: open ? { kind: "open" } : { kind: "allow", entries: [] },
-  });
-  core.saveState(ROOM_STATE, JSON.stringify(room.describe()));
-  await closeRunnerTo(room).catch(async (error: unknown) => {
-    await room.dispose();
-    throw error;
-  });
-  let proxy: ModelProxy | undefined;
-  const close = async () => {
-    await proxy?.close().catch(() => undefined);
-    await room.reap().catch((error: Error) => core.warning(`The room: ${error.message}`));
-    await room.dispose();
-  };
-  try {
-    if (!room.user) core.warning(SHARED_USER_NOTE);
-    const codex = await stageTool(room, "codex", codexExecutable).catch((error: Error) => {
-      throw new Error(`could not start codex (${codexExecutable}): ${error.message}`, { cause: error });
-    });
-    await handCheckoutOver(ctx, checkout, room.work);
-    const outDir = path.join(room.home, "out");
-    await mkdir(path.join(room.home, ".codex"), { mode: 0o700 });
-    await mkdir(outDir, { mode: 0o700 });
-    await room.handOver();
-    proxy = await startModelProxy({
-      upstream: settings.openaiBaseUrl || DEFAULT_OPENAI_BASE_URL,
-      apiKey: settings.openaiApiKey,
-      scheme: "openai",
-      stripPrefix: "/v1",
-    });
-    const codexRoom: CodexRoom = {
-      launch: room.launch,
-      stop: () => room.reap(),
-      cwd: room.work,
-      readOnlyDir: room.tools,
-      outDir,
-      takeBack: () => room.reclaim(outDir),
-    };
-    return { room, codex, proxy, codexRoom, close };
-  } catch (error) {
-    await close();
-    throw error;
-  }
 }

@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import type { TestRun } from "../core/run-decisions.js";
 import { redactAll } from "../core/run-report.js";
-import type { Launcher } from "./room.js";
+import type { Launcher } from "./launcher.js";
 
 const TAIL_BYTES = 6000;
 

@@ -22,7 +22,7 @@ import { chmod, lstat, mkdtemp, readdir, readFile, realpath, rm, writeFile } fro
 import path from "node:path";
 import { promisify } from "node:util";
 import { secretForms, TOKEN_PATTERNS, tokenIn } from "../core/secret-scan.js";
-import * as git from "./git.js";
+import * as git from "../adapters/git.js";
 
 const execFileAsync = promisify(execFile);
 

@@ -33,7 +33,7 @@ import * as core from "@actions/core";
 import { z } from "zod";
 import { secretForms } from "../core/secret-scan.js";
 import { isSingleLinkFile, readRoomFile } from "./room-file.js";
-import type { CacheLike } from "./tool-install.js";
+import type { CacheLike } from "../adapters/tool-install.js";
 
 export const SESSION_KEY_PREFIX = "aegis-session-";
 /** Folder name, under RUNNER_TEMP, of the agent's HOME: the same path in every job. */
