@@ -123,7 +123,7 @@ export async function enterRoom(
     const claude = await stageTool(room, "claude", req.claude);
     const hooksDir = await stageHooks(room, path.join(context.actionPath, "hooks"));
     const node = await stageNode(room);
-    await handCheckoutOver(ctx, req.workspace, room.work);
+    await handCheckoutOver(ctx, req.workspace, room);
     await mkdir(path.join(room.home, "tmp"), { mode: 0o700 });
     await mkdir(path.join(room.testHome, "tmp"), { mode: 0o700 });
     const store = { cache, home: room.home, cwd: room.work, taskId: req.taskId };
@@ -173,7 +173,7 @@ function makeAgentRoom(ctx: ModeContext, room: Room, parts: RoomParts): AgentRoo
     await room.renew(work);
     await room.renew(room.testHome);
     await mkdir(path.join(room.testHome, "tmp"), { mode: 0o700 });
-    await handCheckoutOver(ctx, parts.workspace, work);
+    await handCheckoutOver(ctx, parts.workspace, room);
     await room.handOver();
     await git.checkoutInRoom(work, room.launch, head, parts.branch);
   };

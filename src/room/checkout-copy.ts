@@ -18,7 +18,17 @@
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, lstat, mkdtemp, readdir, readFile, realpath, rm, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  lstat,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  realpath,
+  rm,
+  writeFile,
+} from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { secretForms, TOKEN_PATTERNS, tokenIn } from "../core/secret-scan.js";
@@ -34,35 +44,57 @@ export interface LeftOut {
   why: string;
 }
 
-export async function copyCheckout(
-  workspace: string,
-  work: string,
-  opts: { secrets: string[]; scratch: string },
-): Promise<{ leftOut: LeftOut[] }> {
+/**
+ * What the room's tree of a checkout differs from the checkout by: the files left out, and the
+ * git configs written anew (paths relative to the checkout). Made by reading the checkout, so the
+ * same plan serves a copy (`copyCheckout`) and a view laid over the checkout (checkout-view.ts).
+ */
+export interface ScrubPlan {
+  leftOut: LeftOut[];
+  rewrites: { path: string; content: string }[];
+}
+
+/** Copies `workspace` to `work` (an empty folder) as `plan` says. */
+export async function copyCheckout(workspace: string, work: string, plan: ScrubPlan): Promise<void> {
   await execFileAsync("cp", ["-a", "--no-preserve=ownership", "--", `${workspace}/.`, work], {
     maxBuffer: 16 * 1024 * 1024,
   });
   // cp -a gave the copy the workspace's own mode (which may be closed to others by now): the
   // action, as a user other than the room's, must still enter it to start the room's processes.
   await chmod(work, 0o755);
-  const found = await survey(work);
+  for (const r of plan.rewrites) await writeFile(path.join(work, r.path), r.content, { mode: 0o644 });
+  for (const l of plan.leftOut) await rm(path.join(work, l.path), { recursive: true, force: true });
+}
+
+/** Reads `workspace` for what its copy or view must leave out or write anew (see the top). */
+export async function planScrub(
+  workspace: string,
+  opts: { secrets: string[]; scratch: string },
+): Promise<ScrubPlan> {
+  // One walk in this process while grep reads the file contents in another.
+  const [found, holding] = await Promise.all([
+    survey(workspace),
+    filesHolding(workspace, opts.secrets, opts.scratch),
+  ]);
   const leftOut: LeftOut[] = [];
+  const rewrites: ScrubPlan["rewrites"] = [];
   const scrubbed = new Set<string>();
   const scrub = async (dir: string) => {
-    const real = await realpath(path.join(work, dir)).catch(() => undefined);
+    const real = await realpath(path.join(workspace, dir)).catch(() => undefined);
     if (!real || scrubbed.has(real)) return;
     scrubbed.add(real);
-    const done = await scrubGitDir(work, path.relative(work, real));
+    const done = await scrubGitDir(workspace, path.relative(workspace, real));
     leftOut.push(...done.leftOut);
-    // A worktree's shared repository elsewhere in the copy is scrubbed as well.
+    rewrites.push(...done.rewrites);
+    // A worktree's shared repository elsewhere in the checkout is scrubbed as well.
     for (const common of done.commonDirs) await scrub(common);
   };
   for (const dir of found.gitDirs) await scrub(dir);
   for (const link of found.gitLinks) {
-    const target = await gitLinkTarget(path.join(work, link));
-    if (await leadsInside(work, target)) {
-      // A git directory inside the copy under any name (`.repos/lib`, a worktree's admin folder).
-      await scrub(path.relative(work, target!));
+    const target = await gitLinkTarget(path.join(workspace, link));
+    if (await leadsInside(workspace, target)) {
+      // A git directory inside the checkout under any name (`.repos/lib`, a worktree's admin folder).
+      await scrub(path.relative(workspace, target!));
       continue;
     }
     // The checkout's own repository elsewhere (a worktree, say): the room would read it there.
@@ -75,11 +107,17 @@ export async function copyCheckout(
   }
   for (const file of found.credentialFiles)
     leftOut.push({ path: file, why: "a credential file another step wrote" });
-  for (const file of await filesHolding(work, opts.secrets, opts.scratch))
-    if (!leftOut.some((l) => l.path === file))
+  // A git config is written anew from what it may keep: the checkout's own holding the token
+  // (actions/checkout persists it) is replaced, not left out — unless what it kept holds one.
+  const forms = opts.secrets.filter((x) => x.length >= 8).flatMap(secretForms);
+  for (const r of rewrites)
+    if (forms.some((f) => r.content.includes(f)))
+      leftOut.push({ path: r.path, why: "it holds a credential of this job" });
+  for (const file of holding)
+    if (!leftOut.some((l) => l.path === file) && !rewrites.some((r) => r.path === file))
       leftOut.push({ path: file, why: "it holds a credential of this job" });
-  for (const l of leftOut) await rm(path.join(work, l.path), { recursive: true, force: true });
-  return { leftOut };
+  const gone = (p: string) => leftOut.some((l) => p === l.path || p.startsWith(`${l.path}/`));
+  return { leftOut, rewrites: rewrites.filter((r) => !gone(r.path)) };
 }
 
 /**
@@ -121,14 +159,21 @@ async function survey(
   return out;
 }
 
-/** Where a git link points: a `.git` file's `gitdir:` line, a symbolic link's target. */
+/**
+ * Where a git link points: a `.git` file's `gitdir:` line, a symbolic link's target. A link
+ * written as an absolute path leads out: the room's tree sits elsewhere, so it would name the
+ * runner's checkout, not the room's.
+ */
 async function gitLinkTarget(full: string): Promise<string | undefined> {
   const info = await lstat(full).catch(() => undefined);
   if (!info) return undefined;
-  if (info.isSymbolicLink()) return realpath(full).catch(() => undefined);
+  if (info.isSymbolicLink()) {
+    const text = await readlink(full).catch(() => "/");
+    return path.isAbsolute(text) ? undefined : realpath(full).catch(() => undefined);
+  }
   const text = await readFile(full, "utf8").catch(() => "");
   const target = /^gitdir:\s*(.+?)\s*$/m.exec(text)?.[1];
-  return target ? path.resolve(path.dirname(full), target) : undefined;
+  return target && !path.isAbsolute(target) ? path.resolve(path.dirname(full), target) : undefined;
 }
 
 /** Whether `target` (absolute; symbolic links resolved) lies inside `root`. */
@@ -151,8 +196,12 @@ const GIT_STORES = new Set(["objects", "lfs", "index"]);
  * (`commondir`) that lead out of the copy; `commonDirs` are the shared repositories its worktrees
  * name elsewhere in the copy, for the caller to scrub in turn.
  */
-async function scrubGitDir(root: string, rel: string): Promise<{ leftOut: LeftOut[]; commonDirs: string[] }> {
+async function scrubGitDir(
+  root: string,
+  rel: string,
+): Promise<{ leftOut: LeftOut[]; rewrites: ScrubPlan["rewrites"]; commonDirs: string[] }> {
   const leftOut: LeftOut[] = [];
+  const rewrites: ScrubPlan["rewrites"] = [];
   const commonDirs: string[] = [];
   const top = path.join(root, rel);
   const walk = async (dir: string, depth: number): Promise<void> => {
@@ -167,10 +216,11 @@ async function scrubGitDir(root: string, rel: string): Promise<{ leftOut: LeftOu
       else if (!e.isFile()) continue;
       else if (e.name === "config" || e.name === "config.worktree")
         // The repository's own config sits at the top; a submodule's or a worktree's below.
-        await rewriteGitConfig(full, depth === 0, root);
+        rewrites.push({ path: relative, content: await scrubbedGitConfig(full, depth === 0, root) });
       else if (e.name === "commondir") {
-        const target = path.resolve(dir, (await readFile(full, "utf8").catch(() => "")).trim());
-        if (!(await leadsInside(root, target)))
+        const text = (await readFile(full, "utf8").catch(() => "")).trim();
+        const target = path.isAbsolute(text) ? undefined : path.resolve(dir, text);
+        if (!target || !(await leadsInside(root, target)))
           leftOut.push({ path: relative, why: "a git link that leads out of the checkout" });
         else if (!(await realpath(target).catch(() => target)).startsWith(await realpath(top)))
           commonDirs.push(path.relative(root, target));
@@ -179,7 +229,7 @@ async function scrubGitDir(root: string, rel: string): Promise<{ leftOut: LeftOu
     }
   };
   await walk(top, 0);
-  return { leftOut, commonDirs };
+  return { leftOut, rewrites, commonDirs };
 }
 
 async function holdsCredentialShape(file: string): Promise<boolean> {
@@ -188,10 +238,10 @@ async function holdsCredentialShape(file: string): Promise<boolean> {
 }
 
 /**
- * Rewrites a git config with only what the repository needs to be read: its format version and
+ * A git config anew with only what the repository needs to be read: its format version and
  * extensions, and (for a submodule's) a relative `core.worktree`; then aegis's identity.
  */
-async function rewriteGitConfig(file: string, main: boolean, root: string): Promise<void> {
+async function scrubbedGitConfig(file: string, main: boolean, root: string): Promise<string> {
   const keep = await execFileAsync(
     "git",
     [
@@ -227,7 +277,7 @@ async function rewriteGitConfig(file: string, main: boolean, root: string): Prom
   const lines = [...core];
   if (extensions.length) lines.push("[extensions]", ...extensions);
   lines.push("[user]", `\tname = ${git.GIT_NAME}`, `\temail = ${git.GIT_EMAIL}`);
-  await writeFile(file, `${lines.join("\n")}\n`, { mode: 0o644 });
+  return `${lines.join("\n")}\n`;
 }
 
 /**

@@ -46,7 +46,12 @@ export function exec(
 }
 
 /** Runs a system command with root's rights: directly as root, else through `sudo -n`. */
-export async function privileged(privilege: Privilege, file: string, args: string[], what: string): Promise<string> {
+export async function privileged(
+  privilege: Privilege,
+  file: string,
+  args: string[],
+  what: string,
+): Promise<string> {
   // A fixed PATH: what runs with root's rights is the system's tool, whatever PATH the job has.
   const env = { PATH: SYSTEM_PATH, LC_ALL: "C" };
   const run =

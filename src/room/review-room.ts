@@ -54,7 +54,7 @@ export async function enterReviewRoom(
     const codex = await stageTool(room, "codex", codexExecutable).catch((error: Error) => {
       throw new Error(`could not start codex (${codexExecutable}): ${error.message}`, { cause: error });
     });
-    await handCheckoutOver(ctx, checkout, room.work);
+    await handCheckoutOver(ctx, checkout, room);
     const outDir = path.join(room.home, "out");
     await mkdir(path.join(room.home, ".codex"), { mode: 0o700 });
     await mkdir(outDir, { mode: 0o700 });

@@ -28,10 +28,26 @@ import { existsSync } from "node:fs";
 import { mkdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { EgressPolicy } from "../core/egress.js";
+import { copyCheckout, type ScrubPlan } from "./checkout-copy.js";
+import { mountView, unmountViews, viewUnavailable } from "./checkout-view.js";
 import { type EgressReport, installEgress, type InstalledEgress } from "./egress.js";
 import { type Launcher, nameServicesToHide, namespaceWorks, reachableAs, roomLauncher } from "./launcher.js";
-import { detectPrivilege, EGRESS_OPT_OUT, exec, OPT_OUT, type Privilege, privileged, RoomError } from "./privilege.js";
-import { killSessionTree, type RoomCleanup, SESSION_TAG_VAR, SHARED_TEMP, userRoomCleanup } from "./reaper.js";
+import {
+  detectPrivilege,
+  EGRESS_OPT_OUT,
+  exec,
+  OPT_OUT,
+  type Privilege,
+  privileged,
+  RoomError,
+} from "./privilege.js";
+import {
+  killSessionTree,
+  type RoomCleanup,
+  SESSION_TAG_VAR,
+  SHARED_TEMP,
+  userRoomCleanup,
+} from "./reaper.js";
 import { type ToolchainView, viewCommands } from "./toolchain-view.js";
 import { ensureUser, lockRoom, lookupUser, roomPlace, type RoomLock, type RoomUser } from "./user.js";
 
@@ -48,6 +64,12 @@ export interface Room {
   readonly testHome: string;
   /** Wraps a command so it runs inside the room. */
   readonly launch: Launcher;
+  /**
+   * Lays the room's tree of the checkout `source` in `work` (empty), as `plan` says: a view over
+   * the checkout where the machine allows it (checkout-view.ts), else a copy. `renew(work)`
+   * takes it away again.
+   */
+  takeCheckout(source: string, plan: ScrubPlan, scratch: string): Promise<CheckoutTaken>;
   /** Gives `home`, `work` and `testHome` to the room (before anything of the room runs). */
   handOver(): Promise<void>;
   /**
@@ -74,6 +96,8 @@ export interface Room {
   /** Allow-listed host names that did not resolve when the rules were made. */
   readonly unresolved: string[];
 }
+
+export type CheckoutTaken = { kind: "view" } | { kind: "copy"; why: string };
 
 export interface RoomDescription {
   sandbox: Sandbox;
@@ -212,6 +236,10 @@ async function buildSandboxed(
   // (dispose, which closes its name filter, is only handed out below.)
   const egress = await limitEgress(privilege, user, policy);
   const tag = randomUUID();
+  // The checkout's view: its layers beside the room's folders (see checkout-view.ts).
+  const layers = path.join(base, "layers");
+  let viewed = false;
+  let noView: string | undefined;
   return {
     sandbox: "user",
     unresolved: egress?.unresolved ?? [],
@@ -220,11 +248,37 @@ async function buildSandboxed(
     base,
     ...dirs,
     launch,
+    async takeCheckout(source, plan, scratch) {
+      const unavailable = noView ?? viewUnavailable();
+      if (!unavailable) {
+        try {
+          await mountView(privilege, {
+            source,
+            target: dirs.work,
+            layers,
+            owner: me,
+            room: user,
+            plan,
+            scratch,
+          });
+          viewed = true;
+          return { kind: "view" };
+        } catch (error) {
+          // Not on this machine (an older kernel, a file system without id-mapped mounts): the
+          // copy is as safe, only slower; the next tree of this room is a copy at once.
+          noView = (error as Error).message;
+        }
+      }
+      await copyCheckout(source, dirs.work, plan);
+      return { kind: "copy", why: noView ?? unavailable ?? "" };
+    },
     async handOver() {
+      // A view's files already show as the room's; a chown through it would copy every one up.
+      const mine = viewed ? [dirs.home, dirs.testHome] : [dirs.home, dirs.work, dirs.testHome];
       await privileged(
         privilege,
         "chown",
-        ["-R", "--no-dereference", `${user.uid}:${user.gid}`, dirs.home, dirs.work, dirs.testHome],
+        ["-R", "--no-dereference", `${user.uid}:${user.gid}`, ...mine],
         "handing the room its directories",
       );
     },
@@ -245,6 +299,12 @@ async function buildSandboxed(
     reap,
     async renew(dir) {
       if (!dir.startsWith(`${base}/`)) throw new RoomError(`${dir} is not a directory of the room`);
+      if (dir === dirs.work && viewed) {
+        await unmountViews(privilege, dir);
+        await unmountViews(privilege, layers);
+        await privileged(privilege, "rm", ["-rf", "--one-file-system", layers], "removing the view's layers");
+        viewed = false;
+      }
       await privileged(privilege, "rm", ["-rf", "--one-file-system", dir], `emptying ${dir}`);
       await mkdir(dir, { mode: 0o700 });
     },
@@ -285,6 +345,10 @@ function unsandboxedRoom(
     unresolved: [],
     egressReport: async () => undefined,
     launch: (file, args, env) => ({ file, args, env: { ...env, [SESSION_TAG_VAR]: tag } }),
+    async takeCheckout(source, plan) {
+      await copyCheckout(source, dirs.work, plan);
+      return { kind: "copy", why: "the room has no user of its own (run.sandbox: none)" };
+    },
     async handOver() {},
     closeOff: async () => [],
     async renew(dir) {

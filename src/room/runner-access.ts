@@ -8,7 +8,7 @@ import { readFile, readlink } from "node:fs/promises";
 import * as core from "@actions/core";
 import type { ModeContext } from "../modes/context.js";
 import { jobSecrets } from "../settings.js";
-import { copyCheckout } from "./checkout-copy.js";
+import { planScrub } from "./checkout-copy.js";
 import type { Room } from "./room.js";
 import { planToolchainView, type ToolchainView } from "./toolchain-view.js";
 
@@ -17,9 +17,14 @@ function jobFolders(env: NodeJS.ProcessEnv): string[] {
   return [
     env.GITHUB_WORKSPACE ?? "",
     env.RUNNER_TEMP ?? "",
-    ...["GITHUB_EVENT_PATH", "GITHUB_ENV", "GITHUB_OUTPUT", "GITHUB_STATE", "GITHUB_PATH", "GITHUB_STEP_SUMMARY"].map(
-      (name) => (env[name] ? path.dirname(env[name]) : ""),
-    ),
+    ...[
+      "GITHUB_EVENT_PATH",
+      "GITHUB_ENV",
+      "GITHUB_OUTPUT",
+      "GITHUB_STATE",
+      "GITHUB_PATH",
+      "GITHUB_STEP_SUMMARY",
+    ].map((name) => (env[name] ? path.dirname(env[name]) : "")),
   ];
 }
 
@@ -33,12 +38,7 @@ function jobFolders(env: NodeJS.ProcessEnv): string[] {
  */
 export async function closeRunnerTo(room: Room): Promise<void> {
   const env = process.env;
-  const paths = [
-    os.homedir(),
-    env.HOME ?? "",
-    ...jobFolders(env),
-    ...(await runnerRoots()),
-  ];
+  const paths = [os.homedir(), env.HOME ?? "", ...jobFolders(env), ...(await runnerRoots())];
   const closed = await room.closeOff(paths);
   if (closed.length) core.info(`Closed to the agent's room: ${closed.join(", ")}.`);
 }
@@ -50,9 +50,7 @@ export async function closeRunnerTo(room: Room): Promise<void> {
 export async function jobToolchain(sandbox: string): Promise<ToolchainView | undefined> {
   if (sandbox === "none") return undefined;
   const env = process.env;
-  const closed = [
-    ...jobFolders(env),
-  ];
+  const closed = [...jobFolders(env)];
   const view = await planToolchainView(env, os.homedir(), closed);
   for (const l of view?.leftOut ?? []) core.warning(`Not shown to the agent's room: ${l.path} (${l.why}).`);
   if (view?.binds.length)
@@ -75,12 +73,19 @@ async function runnerRoots(): Promise<string[]> {
   return roots;
 }
 
-/** The room's copy of a checkout (see checkout-copy.ts); what was left out is said in the log. */
-export async function handCheckoutOver(ctx: ModeContext, from: string, to: string): Promise<void> {
-  const { leftOut } = await copyCheckout(from, to, {
-    secrets: jobSecrets(ctx.settings),
-    scratch: ctx.settings.context.runnerTemp,
-  });
-  for (const l of leftOut)
-    core.warning(`Left out of the agent's copy of the checkout: ${l.path} (${l.why}).`);
+/**
+ * The room's tree of a checkout (checkout-copy.ts says what it leaves out; checkout-view.ts how
+ * it is laid without a copy); what was left out, and how the tree was laid, is said in the log.
+ */
+export async function handCheckoutOver(ctx: ModeContext, from: string, room: Room): Promise<void> {
+  const scratch = ctx.settings.context.runnerTemp;
+  const plan = await planScrub(from, { secrets: jobSecrets(ctx.settings), scratch });
+  const taken = await room.takeCheckout(from, plan, scratch);
+  core.info(
+    taken.kind === "view"
+      ? "The checkout in the agent's room: a view over the runner's checkout (its writes kept apart)."
+      : `The checkout in the agent's room: a copy (${taken.why || "no view on this runner"}).`,
+  );
+  for (const l of plan.leftOut)
+    core.warning(`Left out of the agent's tree of the checkout: ${l.path} (${l.why}).`);
 }

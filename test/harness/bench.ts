@@ -1,7 +1,7 @@
 // `npm run bench`: what aegis costs, offline, against the fake GitHub and the real bundle.
 //
 //   npm run bench                        every section; exits 1 when a target is missed
-//   npm run bench -- --only api,ledger   some sections (api, sweep, ledger, concurrency, overhead)
+//   npm run bench -- --only api,ledger   some sections (api, sweep, ledger, concurrency, overhead, room)
 //   npm run bench -- --out FILE          JSON somewhere else (default bench-results/latest.json)
 //   AEGIS_BENCH_ENTRY=path npm run bench another entry than dist/index.js (a private build)
 //
@@ -17,13 +17,14 @@ import { benchApi, type RunTiming } from "./bench-api.js";
 import { benchConcurrency } from "./bench-concurrency.js";
 import { ENTRY } from "./bench-env.js";
 import { benchLedger } from "./bench-ledger.js";
+import { benchRoom } from "./bench-room.js";
 import { benchDocument, type Figure, missed, renderDetails, renderTable, statusOf } from "./bench-report.js";
 import { measureColdStart, startupFigures } from "./bench-startup.js";
 import { benchSweep } from "./bench-sweep.js";
 
 const PROJECT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const DEFAULT_OUT = path.join(PROJECT, "bench-results", "latest.json");
-const SECTIONS = ["api", "sweep", "ledger", "concurrency", "overhead"] as const;
+const SECTIONS = ["api", "sweep", "ledger", "concurrency", "overhead", "room"] as const;
 type Section = (typeof SECTIONS)[number];
 
 const log = (text: string) => process.stderr.write(`bench: ${text}\n`);
@@ -95,6 +96,7 @@ async function main(): Promise<number> {
     figures.push(
       ...(await guarded("5. Overhead", async () => startupFigures(await measureColdStart(), run))),
     );
+  if (only.has("room")) figures.push(...(await guarded("6. The room as the checkout grows", () => benchRoom())));
 
   const durationMs = Math.round(performance.now() - started);
   const doc = benchDocument(figures, {
