@@ -21,6 +21,7 @@ import type { TestRun } from "../core/run-decisions.js";
 import type { ModeContext } from "../modes/context.js";
 import { sessionTimeoutMs } from "../modes/run-steps.js";
 import { jobSecrets } from "../settings.js";
+import type { ScrubPlan } from "./checkout-copy.js";
 import { startModelProxy, type ModelProxy, type ProxySpend } from "./model-proxy.js";
 import { openRoom, type Room } from "./room.js";
 import { closeRunnerTo, handCheckoutOver, jobToolchain } from "./runner-access.js";
@@ -123,7 +124,7 @@ export async function enterRoom(
     const claude = await stageTool(room, "claude", req.claude);
     const hooksDir = await stageHooks(room, path.join(context.actionPath, "hooks"));
     const node = await stageNode(room);
-    await handCheckoutOver(ctx, req.workspace, room);
+    const scrub = await handCheckoutOver(ctx, req.workspace, room);
     await mkdir(path.join(room.home, "tmp"), { mode: 0o700 });
     await mkdir(path.join(room.testHome, "tmp"), { mode: 0o700 });
     const store = { cache, home: room.home, cwd: room.work, taskId: req.taskId };
@@ -138,7 +139,16 @@ export async function enterRoom(
       scheme: "anthropic",
       meter: req.meter,
     });
-    const agentRoom = makeAgentRoom(ctx, room, { ...req, claude, hooksDir, node, proxy, store, close });
+    const agentRoom = makeAgentRoom(ctx, room, {
+      ...req,
+      claude,
+      hooksDir,
+      node,
+      proxy,
+      store,
+      scrub,
+      close,
+    });
     return { agentRoom, ...(resumed?.restored ? { resumeSessionId: resumed.sessionId } : {}) };
   } catch (error) {
     await close();
@@ -152,6 +162,8 @@ interface RoomParts extends Omit<RoomRequest, "claude"> {
   node: string;
   proxy: ModelProxy;
   store: { cache: typeof cache; home: string; cwd: string; taskId: string };
+  /** How the session's tree was scrubbed: the tests' fresh tree plans again from it. */
+  scrub: ScrubPlan;
   close: () => Promise<void>;
 }
 
@@ -173,7 +185,7 @@ function makeAgentRoom(ctx: ModeContext, room: Room, parts: RoomParts): AgentRoo
     await room.renew(work);
     await room.renew(room.testHome);
     await mkdir(path.join(room.testHome, "tmp"), { mode: 0o700 });
-    await handCheckoutOver(ctx, parts.workspace, room);
+    await handCheckoutOver(ctx, parts.workspace, room, parts.scrub);
     await room.handOver();
     await git.checkoutInRoom(work, room.launch, head, parts.branch);
   };

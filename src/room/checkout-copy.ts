@@ -52,6 +52,14 @@ export interface LeftOut {
 export interface ScrubPlan {
   leftOut: LeftOut[];
   rewrites: { path: string; content: string }[];
+  /** What the walk of the whole checkout found, for `planScrub` to plan again from. */
+  walked: Surveyed & { holding: string[] };
+}
+
+interface Surveyed {
+  gitDirs: string[];
+  gitLinks: string[];
+  credentialFiles: string[];
 }
 
 /** Copies `workspace` to `work` (an empty folder) as `plan` says. */
@@ -66,16 +74,29 @@ export async function copyCheckout(workspace: string, work: string, plan: ScrubP
   for (const l of plan.leftOut) await rm(path.join(work, l.path), { recursive: true, force: true });
 }
 
-/** Reads `workspace` for what its copy or view must leave out or write anew (see the top). */
+/**
+ * Reads `workspace` for what its copy or view must leave out or write anew (see the top).
+ *
+ * Given the plan of an earlier tree of this job, only the git directories are read again: the
+ * action itself writes there between two trees (the agent's commits taken in, refs moved), and
+ * nowhere else but through git checkouts of commits the pre-push check has read already — so the
+ * branch's tests get their fresh tree without a second walk of a large checkout.
+ */
 export async function planScrub(
   workspace: string,
   opts: { secrets: string[]; scratch: string },
+  earlier?: ScrubPlan,
 ): Promise<ScrubPlan> {
   // One walk in this process while grep reads the file contents in another.
-  const [found, holding] = await Promise.all([
-    survey(workspace),
-    filesHolding(workspace, opts.secrets, opts.scratch),
-  ]);
+  const [found, holding] = earlier
+    ? await Promise.all([
+        earlier.walked,
+        filesHolding(workspace, opts.secrets, opts.scratch, earlier.walked.gitDirs).then((inGit) => [
+          ...new Set([...earlier.walked.holding, ...inGit]),
+        ]),
+      ])
+    : await Promise.all([survey(workspace), filesHolding(workspace, opts.secrets, opts.scratch)]);
+  const top = await realpath(workspace);
   const leftOut: LeftOut[] = [];
   const rewrites: ScrubPlan["rewrites"] = [];
   const scrubbed = new Set<string>();
@@ -117,7 +138,11 @@ export async function planScrub(
     if (!leftOut.some((l) => l.path === file) && !rewrites.some((r) => r.path === file))
       leftOut.push({ path: file, why: "it holds a credential of this job" });
   const gone = (p: string) => leftOut.some((l) => p === l.path || p.startsWith(`${l.path}/`));
-  return { leftOut, rewrites: rewrites.filter((r) => !gone(r.path)) };
+  return {
+    leftOut,
+    rewrites: rewrites.filter((r) => !gone(r.path)),
+    walked: { ...found, gitDirs: [...scrubbed].map((d) => path.relative(top, d)), holding },
+  };
 }
 
 /**
@@ -137,10 +162,8 @@ function isGitDir(dir: string): boolean {
  * step left, a separate git dir) — its git links (`.git` files), and files named as credential
  * files. A git directory is not walked here but by `scrubGitDir`.
  */
-async function survey(
-  root: string,
-): Promise<{ gitDirs: string[]; gitLinks: string[]; credentialFiles: string[] }> {
-  const out = { gitDirs: [] as string[], gitLinks: [] as string[], credentialFiles: [] as string[] };
+async function survey(root: string): Promise<Surveyed> {
+  const out: Surveyed = { gitDirs: [], gitLinks: [], credentialFiles: [] };
   const walk = async (dir: string): Promise<void> => {
     const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const e of entries) {
@@ -287,16 +310,26 @@ async function scrubbedGitConfig(file: string, main: boolean, root: string): Pro
  * skipped (compressed, and written by git, not by a step). The patterns go through a private
  * file, never a command line.
  */
-async function filesHolding(root: string, secrets: string[], scratch: string): Promise<string[]> {
+async function filesHolding(
+  root: string,
+  secrets: string[],
+  scratch: string,
+  within?: string[],
+): Promise<string[]> {
   const forms = [...new Set(secrets.filter((s) => s.length >= 8).flatMap(secretForms))];
   if (!forms.length) return [];
   const dir = await mkdtemp(path.join(scratch, "aegis-scan-"));
   try {
     const patterns = path.join(dir, "patterns");
     await writeFile(patterns, `${forms.join("\n")}\n`, { mode: 0o600 });
-    const script =
-      'find "$1" -path "$1/.git/objects" -prune -o -type f -print0 | xargs -0 -r grep -lFZ -f "$2" --';
-    const result = await execFileAsync("sh", ["-c", script, "sh", root, patterns], {
+    // The object stores are skipped: the checkout's own, or each git directory's when only those
+    // are read. Paths go to find as arguments, never into the script.
+    const roots = within ? within.map((d) => path.join(root, d)) : [root];
+    if (!roots.length) return [];
+    const stores = within ? roots.map((r) => path.join(r, "objects")) : [path.join(root, ".git", "objects")];
+    const prune = stores.flatMap((p) => ["-path", p, "-prune", "-o"]);
+    const script = 'p="$1"; shift; find "$@" -type f -print0 | xargs -0 -r grep -lFZ -f "$p" --';
+    const result = await execFileAsync("sh", ["-c", script, "sh", patterns, ...roots, ...prune], {
       maxBuffer: 64 * 1024 * 1024,
       env: { PATH: "/usr/bin:/bin", LC_ALL: "C" },
     }).then(

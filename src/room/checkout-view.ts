@@ -16,9 +16,9 @@
  * missing the room copies the checkout, as before (`viewUnavailable` says why).
  */
 import { existsSync } from "node:fs";
-import { readFile, rm, writeFile, mkdtemp } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import type { ScrubPlan } from "./checkout-copy.js";
+import { copyCheckout, type ScrubPlan } from "./checkout-copy.js";
 import { type Privilege, privileged } from "./privilege.js";
 
 export const SYSTEM_PYTHON = "/usr/bin/python3";
@@ -74,6 +74,59 @@ export async function mountView(privilege: Privilege, req: ViewRequest): Promise
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+export type CheckoutTaken = { kind: "view" } | { kind: "copy"; why: string };
+
+/**
+ * The room's tree of the checkout at `work`: a view where this machine allows one, else a copy
+ * (and a copy at once for every later tree, once a view was refused); `drop` takes it away.
+ */
+export function checkoutTree(
+  privilege: Privilege,
+  room: { uid: number; gid: number },
+  work: string,
+  layers: string,
+) {
+  let viewed = false;
+  let noView: string | undefined;
+  return {
+    viewed: () => viewed,
+    async take(source: string, plan: ScrubPlan, scratch: string): Promise<CheckoutTaken> {
+      const unavailable = noView ?? viewUnavailable();
+      if (!unavailable) {
+        try {
+          // The checkout's owner (the runner; root where a container job made it) shows as the room.
+          const { uid, gid } = await stat(source);
+          await mountView(privilege, {
+            source,
+            target: work,
+            layers,
+            owner: { uid, gid },
+            room,
+            plan,
+            scratch,
+          });
+          viewed = true;
+          return { kind: "view" };
+        } catch (error) {
+          // Not on this machine (an older kernel, a file system without id-mapped mounts): the
+          // copy is as safe, only slower.
+          noView = (error as Error).message;
+        }
+      }
+      await copyCheckout(source, work, plan);
+      return { kind: "copy", why: noView ?? unavailable ?? "" };
+    },
+    /** Unmounts a view and removes its layers (the caller empties `work`). */
+    async drop(): Promise<void> {
+      if (!viewed) return;
+      await unmountViews(privilege, work);
+      await unmountViews(privilege, layers);
+      await privileged(privilege, "rm", ["-rf", "--one-file-system", layers], "removing the view's layers");
+      viewed = false;
+    },
+  };
 }
 
 /** Mount points at or below `dir`, deepest first (from this process's mount table). */
@@ -180,5 +233,10 @@ for rel in plan["whiteouts"]:
 os.chown(upper, room["uid"], room["gid"])
 os.chmod(upper, 0o755)
 opts = "lowerdir=%s,upperdir=%s,workdir=%s" % (lower, upper, work)
-check(libc.mount(b"overlay", target.encode(), b"overlay", ctypes.c_ulong(0x2 | 0x4), opts.encode()), "mounting the overlay")
+# volatile (Linux 5.10): no sync of the upper layer, which is thrown away; unmounting a view
+# would otherwise wait for every dirty page of the file system (a fresh npm ci's, say).
+def mount(o):
+    return libc.mount(b"overlay", target.encode(), b"overlay", ctypes.c_ulong(0x2 | 0x4), o.encode())
+if mount(opts + ",volatile") != 0:
+    check(mount(opts), "mounting the overlay")
 `;

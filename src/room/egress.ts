@@ -80,38 +80,37 @@ async function uptime(): Promise<number> {
   return Number(text.split(" ")[0]) || 0;
 }
 
+/** One shell word: the rules are built from chain names, ports and addresses, quoted all the same. */
+const word = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+const line = (tool: string, args: readonly string[]) => [tool, "-w", ...args].map(word).join(" ");
+
+/**
+ * Runs iptables commands in one shell with root's rights, stopping at the first that fails (its
+ * message is the error's): one `sudo` for a whole rule set, not one per rule.
+ */
+async function runRules(run: Privileged, commands: string[], what: string): Promise<string> {
+  return run("/bin/sh", ["-c", ["set -e", ...commands].join("\n")], what);
+}
+
 /** Removes the chain of `uid` (and every jump to it); quiet when there is none. */
 export async function removeEgress(run: Privileged, uid: number): Promise<void> {
   const chain = chainName(uid);
-  for (const [, tool] of FAMILIES) {
-    for (let i = 0; i < 20; i++) {
-      const removed = await run(
-        tool,
-        ["-w", "-D", "OUTPUT", "-m", "owner", "--uid-owner", String(uid), "-j", chain],
-        "",
-      ).then(
-        () => true,
-        () => false,
-      );
-      if (!removed) break;
-    }
-    await run(tool, ["-w", "-F", chain], "").catch(() => undefined);
-    await run(tool, ["-w", "-X", chain], "").catch(() => undefined);
-  }
   const dns = dnsChainName(uid);
-  for (let i = 0; i < 20; i++) {
-    const removed = await run(
-      "iptables",
-      ["-w", "-t", "nat", "-D", "OUTPUT", "-m", "owner", "--uid-owner", String(uid), "-j", dns],
-      "",
-    ).then(
-      () => true,
-      () => false,
+  const jump = (target: string) => ["-m", "owner", "--uid-owner", String(uid), "-j", target];
+  const commands: string[] = [];
+  // Every jump goes (a crash may have left several), then the chain; none of it may stop the rest.
+  for (const [, tool] of FAMILIES)
+    commands.push(
+      `i=0; while [ $i -lt 20 ] && ${line(tool, ["-D", "OUTPUT", ...jump(chain)])} 2>/dev/null; do i=$((i+1)); done`,
+      `${line(tool, ["-F", chain])} 2>/dev/null || true`,
+      `${line(tool, ["-X", chain])} 2>/dev/null || true`,
     );
-    if (!removed) break;
-  }
-  await run("iptables", ["-w", "-t", "nat", "-F", dns], "").catch(() => undefined);
-  await run("iptables", ["-w", "-t", "nat", "-X", dns], "").catch(() => undefined);
+  commands.push(
+    `i=0; while [ $i -lt 20 ] && ${line("iptables", ["-t", "nat", "-D", "OUTPUT", ...jump(dns)])} 2>/dev/null; do i=$((i+1)); done`,
+    `${line("iptables", ["-t", "nat", "-F", dns])} 2>/dev/null || true`,
+    `${line("iptables", ["-t", "nat", "-X", dns])} 2>/dev/null || true`,
+  );
+  await runRules(run, commands, "").catch(() => undefined);
 }
 
 /**
@@ -184,18 +183,16 @@ export async function installEgress(
     policy.kind === "allow" ? await resolve(policy.entries) : { resolved: [], unresolved: [] };
   const base = { uid, policy, resolved };
   // The LOG target names refused destinations where the kernel has it; without it, counts only.
-  const log = await run("iptables", ["-w", "-N", chain], "creating the egress chain").then(async () => {
-    const ok = await run(
-      "iptables",
-      ["-w", "-A", chain, "-j", "LOG", "--log-prefix", "aegis-probe "],
-      "",
-    ).then(
-      () => true,
-      () => false,
-    );
-    await run("iptables", ["-w", "-F", chain], "");
-    return ok;
-  });
+  const probed = await runRules(
+    run,
+    [
+      line("iptables", ["-N", chain]),
+      `if ${line("iptables", ["-A", chain, "-j", "LOG", "--log-prefix", "aegis-probe "])} 2>/dev/null; then echo log; fi`,
+      line("iptables", ["-F", chain]),
+    ],
+    "creating the egress chain",
+  );
+  const log = probed.trim() === "log";
   // Under an allow-list the room resolves names only through the filter, and only the listed ones.
   let filter: DnsFilter | undefined;
   if (policy.kind === "allow")
@@ -208,28 +205,23 @@ export async function installEgress(
     log,
     ...(filter ? { dnsPorts: { udp: filter.udpPort, tcp: filter.tcpPort } } : {}),
   });
+  const hook = (tool: string, table: string[], target: string) =>
+    line(tool, [...table, "-I", "OUTPUT", "1", "-m", "owner", "--uid-owner", String(uid), "-j", target]);
+  const commands: string[] = [];
+  for (const [family, tool] of FAMILIES) {
+    if (family === "v6") commands.push(line(tool, ["-N", chain]));
+    for (const rule of rules[family]) commands.push(line(tool, rule));
+    commands.push(hook(tool, [], chain));
+  }
+  if (filter) {
+    const dns = dnsChainName(uid);
+    commands.push(line("iptables", ["-t", "nat", "-N", dns]));
+    for (const rule of dnsRedirectRules(uid, { udp: filter.udpPort, tcp: filter.tcpPort }))
+      commands.push(line("iptables", ["-t", "nat", ...rule]));
+    commands.push(hook("iptables", ["-t", "nat"], dns));
+  }
   try {
-    for (const [family, tool] of FAMILIES) {
-      if (family === "v6") await run(tool, ["-w", "-N", chain], "creating the IPv6 egress chain");
-      for (const rule of rules[family])
-        await run(tool, ["-w", ...rule], `adding the egress rule ${rule.slice(2).join(" ")}`);
-      await run(
-        tool,
-        ["-w", "-I", "OUTPUT", "1", "-m", "owner", "--uid-owner", String(uid), "-j", chain],
-        "hooking the egress chain into OUTPUT",
-      );
-    }
-    if (filter) {
-      const dns = dnsChainName(uid);
-      await run("iptables", ["-w", "-t", "nat", "-N", dns], "creating the DNS redirect chain");
-      for (const rule of dnsRedirectRules(uid, { udp: filter.udpPort, tcp: filter.tcpPort }))
-        await run("iptables", ["-w", "-t", "nat", ...rule], "adding the DNS redirect");
-      await run(
-        "iptables",
-        ["-w", "-t", "nat", "-I", "OUTPUT", "1", "-m", "owner", "--uid-owner", String(uid), "-j", dns],
-        "hooking the DNS redirect into OUTPUT",
-      );
-    }
+    await runRules(run, commands, "adding the egress rules");
   } catch (error) {
     await removeEgress(run, uid);
     await filter?.close();

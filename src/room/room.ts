@@ -29,7 +29,7 @@ import { mkdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { EgressPolicy } from "../core/egress.js";
 import { copyCheckout, type ScrubPlan } from "./checkout-copy.js";
-import { mountView, unmountViews, viewUnavailable } from "./checkout-view.js";
+import { type CheckoutTaken, checkoutTree } from "./checkout-view.js";
 import { type EgressReport, installEgress, type InstalledEgress } from "./egress.js";
 import { type Launcher, nameServicesToHide, namespaceWorks, reachableAs, roomLauncher } from "./launcher.js";
 import {
@@ -96,8 +96,6 @@ export interface Room {
   /** Allow-listed host names that did not resolve when the rules were made. */
   readonly unresolved: string[];
 }
-
-export type CheckoutTaken = { kind: "view" } | { kind: "copy"; why: string };
 
 export interface RoomDescription {
   sandbox: Sandbox;
@@ -236,10 +234,7 @@ async function buildSandboxed(
   // (dispose, which closes its name filter, is only handed out below.)
   const egress = await limitEgress(privilege, user, policy);
   const tag = randomUUID();
-  // The checkout's view: its layers beside the room's folders (see checkout-view.ts).
-  const layers = path.join(base, "layers");
-  let viewed = false;
-  let noView: string | undefined;
+  const tree = checkoutTree(privilege, user, dirs.work, path.join(base, "layers"));
   return {
     sandbox: "user",
     unresolved: egress?.unresolved ?? [],
@@ -248,33 +243,10 @@ async function buildSandboxed(
     base,
     ...dirs,
     launch,
-    async takeCheckout(source, plan, scratch) {
-      const unavailable = noView ?? viewUnavailable();
-      if (!unavailable) {
-        try {
-          await mountView(privilege, {
-            source,
-            target: dirs.work,
-            layers,
-            owner: me,
-            room: user,
-            plan,
-            scratch,
-          });
-          viewed = true;
-          return { kind: "view" };
-        } catch (error) {
-          // Not on this machine (an older kernel, a file system without id-mapped mounts): the
-          // copy is as safe, only slower; the next tree of this room is a copy at once.
-          noView = (error as Error).message;
-        }
-      }
-      await copyCheckout(source, dirs.work, plan);
-      return { kind: "copy", why: noView ?? unavailable ?? "" };
-    },
+    takeCheckout: (source, plan, scratch) => tree.take(source, plan, scratch),
     async handOver() {
       // A view's files already show as the room's; a chown through it would copy every one up.
-      const mine = viewed ? [dirs.home, dirs.testHome] : [dirs.home, dirs.work, dirs.testHome];
+      const mine = tree.viewed() ? [dirs.home, dirs.testHome] : [dirs.home, dirs.work, dirs.testHome];
       await privileged(
         privilege,
         "chown",
@@ -299,12 +271,7 @@ async function buildSandboxed(
     reap,
     async renew(dir) {
       if (!dir.startsWith(`${base}/`)) throw new RoomError(`${dir} is not a directory of the room`);
-      if (dir === dirs.work && viewed) {
-        await unmountViews(privilege, dir);
-        await unmountViews(privilege, layers);
-        await privileged(privilege, "rm", ["-rf", "--one-file-system", layers], "removing the view's layers");
-        viewed = false;
-      }
+      if (dir === dirs.work) await tree.drop();
       await privileged(privilege, "rm", ["-rf", "--one-file-system", dir], `emptying ${dir}`);
       await mkdir(dir, { mode: 0o700 });
     },

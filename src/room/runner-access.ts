@@ -8,7 +8,7 @@ import { readFile, readlink } from "node:fs/promises";
 import * as core from "@actions/core";
 import type { ModeContext } from "../modes/context.js";
 import { jobSecrets } from "../settings.js";
-import { planScrub } from "./checkout-copy.js";
+import { planScrub, type ScrubPlan } from "./checkout-copy.js";
 import type { Room } from "./room.js";
 import { planToolchainView, type ToolchainView } from "./toolchain-view.js";
 
@@ -77,15 +77,23 @@ async function runnerRoots(): Promise<string[]> {
  * The room's tree of a checkout (checkout-copy.ts says what it leaves out; checkout-view.ts how
  * it is laid without a copy); what was left out, and how the tree was laid, is said in the log.
  */
-export async function handCheckoutOver(ctx: ModeContext, from: string, room: Room): Promise<void> {
+export async function handCheckoutOver(
+  ctx: ModeContext,
+  from: string,
+  room: Room,
+  earlier?: ScrubPlan,
+): Promise<ScrubPlan> {
   const scratch = ctx.settings.context.runnerTemp;
-  const plan = await planScrub(from, { secrets: jobSecrets(ctx.settings), scratch });
+  const plan = await planScrub(from, { secrets: jobSecrets(ctx.settings), scratch }, earlier);
   const taken = await room.takeCheckout(from, plan, scratch);
   core.info(
     taken.kind === "view"
       ? "The checkout in the agent's room: a view over the runner's checkout (its writes kept apart)."
       : `The checkout in the agent's room: a copy (${taken.why || "no view on this runner"}).`,
   );
+  // Said once per step: the tests' tree leaves out what the session's did.
   for (const l of plan.leftOut)
-    core.warning(`Left out of the agent's tree of the checkout: ${l.path} (${l.why}).`);
+    if (!earlier?.leftOut.some((e) => e.path === l.path))
+      core.warning(`Left out of the agent's tree of the checkout: ${l.path} (${l.why}).`);
+  return plan;
 }

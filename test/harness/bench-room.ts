@@ -6,7 +6,8 @@
 // outside the session on each, their ratio, and the most disk the room took meanwhile.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFile, mkdir, rm, statfs, writeFile } from "node:fs/promises";
+import { appendFile, chmod, copyFile, mkdir, mkdtemp, rm, statfs, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { findTask } from "../../src/core/lifecycle.js";
@@ -14,7 +15,7 @@ import type { Figure } from "./bench-report.js";
 import { CONFIG, ENTRY, failureOf, USERS } from "./bench-env.js";
 import { claudeBin, startFakeAnthropic, type Turn } from "./fake-anthropic.js";
 import { DEFAULT_FILES, startFakeGitHub } from "./fake-github.js";
-import { issueLabeledEvent, runAction, scheduleEvent, type ActionRun } from "./runner.js";
+import { checkout, issueLabeledEvent, runAction, scheduleEvent, type ActionRun } from "./runner.js";
 import { addLabelAs, ledgerOf, openIssue } from "./scenario.js";
 
 const exec = promisify(execFile);
@@ -24,10 +25,13 @@ export const ROOM_SCALE_RATIO = 2;
 /** The small workspace's time outside the session. */
 export const SMALL_OVERHEAD_MS = 2000;
 const BIG_FILES = 100_000;
+const ROOMS = "/var/lib/aegis-room";
 
 const SESSION: Turn[] = [
   { toolUses: [{ name: "Write", input: { file_path: "docs/usage.md", content: "# Usage\n" } }] },
-  { toolUses: [{ name: "Bash", input: { command: "git add docs/usage.md && git commit -qm 'docs: usage'" } }] },
+  {
+    toolUses: [{ name: "Bash", input: { command: "git add docs/usage.md && git commit -qm 'docs: usage'" } }],
+  },
   { text: "Wrote docs/usage.md.\n\nTASK_COMPLETE" },
 ];
 
@@ -44,22 +48,6 @@ async function installDependencies(workspace: string, files: number): Promise<vo
   }
   // Ignored as a project's .gitignore would: the agent's commit never takes it in.
   await appendFile(path.join(workspace, ".git", "info", "exclude"), "node_modules/\n");
-}
-
-async function sudoRunner(): Promise<{ uid: number; gid: number; remove(): Promise<void> }> {
-  const name = `aegt-bench-${randomBytes(3).toString("hex")}`;
-  await exec("useradd", ["--system", "--no-create-home", "--user-group", name]);
-  const sudoers = `/etc/sudoers.d/${name}`;
-  await writeFile(sudoers, `${name} ALL=(ALL) NOPASSWD:ALL\n`, { mode: 0o440 });
-  const id = async (flag: string) => Number((await exec("id", [flag, name])).stdout.trim());
-  return {
-    uid: await id("-u"),
-    gid: await id("-g"),
-    async remove() {
-      await rm(sudoers, { force: true });
-      await exec("userdel", [name]).catch(() => undefined);
-    },
-  };
 }
 
 /** The most the file system holding the rooms filled beyond `base` while `during` ran. */
@@ -91,18 +79,61 @@ interface Measured {
   how: string;
 }
 
-async function measure(files: number, runner: { uid: number; gid: number }): Promise<Measured> {
+interface Runner {
+  uid: number;
+  gid: number;
+  /** The runner's own node and Claude Code, which it owns (as in its externals and tool cache). */
+  node: string;
+  claude: string;
+  remove(): Promise<void>;
+}
+
+async function sudoRunner(): Promise<Runner> {
+  const name = `aegt-bench-${randomBytes(3).toString("hex")}`;
+  await exec("useradd", ["--system", "--no-create-home", "--user-group", name]);
+  const sudoers = `/etc/sudoers.d/${name}`;
+  await writeFile(sudoers, `${name} ALL=(ALL) NOPASSWD:ALL\n`, { mode: 0o440 });
+  const id = async (flag: string) => Number((await exec("id", [flag, name])).stdout.trim());
+  const uid = await id("-u");
+  const gid = await id("-g");
+  // Owned by the runner, so the room stages them by a hard link as on a hosted runner (a file of
+  // root's cannot be linked by another user, and would be copied: 300 ms of a 200 MB binary).
+  const tools = await mkdtemp(path.join(os.tmpdir(), "aegis-bench-tools-"));
+  await chmod(tools, 0o755);
+  await copyFile(process.execPath, path.join(tools, "node"));
+  await chmod(path.join(tools, "node"), 0o755);
+  await exec("cp", ["-a", path.dirname(path.dirname(claudeBin())), path.join(tools, "claude-code")]);
+  await exec("chown", ["-R", `${uid}:${gid}`, tools]);
+  return {
+    uid,
+    gid,
+    node: path.join(tools, "node"),
+    claude: path.join(
+      tools,
+      "claude-code",
+      path.relative(path.dirname(path.dirname(claudeBin())), claudeBin()),
+    ),
+    async remove() {
+      await rm(tools, { recursive: true, force: true });
+      await rm(sudoers, { force: true });
+      await exec("userdel", [name]).catch(() => undefined);
+    },
+  };
+}
+
+async function measure(files: number, runner: Runner, env: Record<string, string> = {}): Promise<Measured> {
   const fake = await startFakeGitHub({
     users: { ...USERS },
     files: { ...DEFAULT_FILES, ".github/aegis.yml": 'run:\n  testCommand: "node -e 0"\n' },
   });
   const anthropic = await startFakeAnthropic((ctx) => SESSION[ctx.step] ?? { text: "TASK_COMPLETE" });
   const models = {
-    "claude-executable": claudeBin(),
+    "claude-executable": runner.claude,
     "anthropic-base-url": anthropic.url,
     "anthropic-api-key": "sk-ant-bench",
   };
   const runs: ActionRun[] = [];
+  const root = await mkdtemp(path.join(os.tmpdir(), "aegis-bench-room-"));
   try {
     const n = openIssue(fake, { title: "Document the usage", labels: ["documentation"], by: "maya" });
     addLabelAs(fake, n, CONFIG.triggerLabel, "maya");
@@ -115,31 +146,40 @@ async function measure(files: number, runner: { uid: number; gid: number }): Pro
     runs.push(plan);
     const taskId = (JSON.parse(plan.outputs.tasks ?? "[]") as string[])[0];
     if (plan.exitCode !== 0 || !taskId) throw new Error(`the intake claimed nothing: ${failureOf(plan)}`);
-    await mkdir("/var/lib/aegis-room", { recursive: true });
-    const { result: run, peakBytes } = await peakDisk("/var/lib/aegis-room", () =>
+    // The job's checkout and what its `npm ci` installed, before the step (and its disk figure).
+    await chmod(root, 0o755);
+    const workspace = await checkout(fake, path.join(root, "workspace"));
+    if (files) await installDependencies(workspace, files);
+    await exec("chown", ["-R", `${runner.uid}:${runner.gid}`, workspace]);
+    await mkdir(ROOMS, { recursive: true });
+    const { result: run, peakBytes } = await peakDisk(ROOMS, () =>
       runAction({
         mode: "run",
         inputs: { ...models, task: taskId },
         event: scheduleEvent(fake),
         fake,
         entry: ENTRY,
+        workspace,
         asUser: runner,
+        node: runner.node,
+        env,
         timeoutMs: 300_000,
-        // The workspace is the emulator's fresh checkout beside HOME: the dependencies go in first.
-        prepareHome: async (home) => {
-          if (files) await installDependencies(path.join(path.dirname(home), "workspace"), files);
-        },
       }),
     );
     runs.push(run);
-    if (run.exitCode !== 0 || !run.outputs["pr-number"]) throw new Error(`the run opened no PR: ${failureOf(run)}`);
+    if (run.exitCode !== 0 || !run.outputs["pr-number"])
+      throw new Error(`the run opened no PR: ${failureOf(run)}`);
     const attempt = findTask(await ledgerOf(fake), taskId)?.attempts.at(-1);
     const sessionMs = attempt?.durationMs ?? 0;
     if (!sessionMs) throw new Error("the attempt recorded no session duration");
-    const how = /The checkout in the agent's room: ([^\n]*)/.exec(run.stdout)?.[1] ?? "not said";
+    const how = (/The checkout in the agent's room: ([^\n]*)/.exec(run.stdout)?.[1] ?? "not said").replace(
+      /\.$/,
+      "",
+    );
     return { outsideMs: run.durationMs - sessionMs, peakBytes, how };
   } finally {
     for (const r of runs) await r.cleanup();
+    await rm(root, { recursive: true, force: true });
     await anthropic.close();
     await fake.close();
   }
@@ -164,6 +204,8 @@ export async function benchRoom(): Promise<Figure[]> {
     await measure(0, runner);
     const small = await measure(0, runner);
     const big = await measure(BIG_FILES, runner);
+    // The same tree copied, as before the view (and where a runner's kernel allows none).
+    const copied = await measure(BIG_FILES, runner, { AEGIS_CHECKOUT_VIEW: "copy" });
     const mb = (b: number) => Math.round(b / 1e6);
     return [
       {
@@ -194,10 +236,18 @@ export async function benchRoom(): Promise<Figure[]> {
       {
         id: "room.big-disk-mb",
         section: SECTION,
-        label: "most disk the room took during that run (the checkout is ~660 MB on disk)",
+        label: "most disk the room took during that run (the checkout: ~660 MB on disk)",
         value: mb(big.peakBytes),
         unit: "MB",
         note: "sampled every 100 ms on the rooms' file system",
+      },
+      {
+        id: "room.big-copied-ms",
+        section: SECTION,
+        label: "the 100,000 files copied instead (AEGIS_CHECKOUT_VIEW=copy): time outside the session",
+        value: Math.round(copied.outsideMs),
+        unit: "ms",
+        note: `tree: ${copied.how}; most disk ${mb(copied.peakBytes)} MB`,
       },
     ];
   } finally {

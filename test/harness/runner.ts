@@ -47,6 +47,8 @@ export interface RunActionOptions {
   worldReadable?: boolean;
   /** `RUNNER_NAME`; default a new `GitHub Actions <n>` for every run. */
   runnerName?: string;
+  /** The node that runs the action (a runner's own, in its externals folder); default this process's. */
+  node?: string;
   /** Sets up the runner's HOME before the step (a toolchain an earlier step installed); returns variables to add. */
   prepareHome?: (home: string) => Promise<Record<string, string> | void>;
 }
@@ -292,7 +294,7 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
     timedOut: boolean;
   }>((resolve, reject) => {
     // detached: own process group, so a timeout kills the action and everything it spawned.
-    const child = spawn(process.execPath, [entry], {
+    const child = spawn(opts.node ?? process.execPath, [entry], {
       cwd: workspace,
       env,
       detached: true,
