@@ -159,6 +159,44 @@ describe.each(workflows)("$name", ({ name, text, wf }) => {
   });
 });
 
+describe("the README's recipes for the build inside the agent's room", () => {
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const section = readme.split("## Your build inside the agent's room")[1]?.split("\n## ")[0] ?? "";
+  const block = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+  // The steps as they sit in the run job of examples/aegis.yml, after its checkout.
+  const workflow = [
+    "on: workflow_dispatch",
+    "permissions: {}",
+    "jobs:",
+    "  run:",
+    "    runs-on: ubuntu-latest",
+    "    strategy:",
+    "      matrix:",
+    '        task: ["1-1"]',
+    "    steps:",
+    "      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2",
+    "        with:",
+    "          persist-credentials: false",
+    block,
+  ].join("\n");
+
+  it("are Node, Python and Rust set-up steps before aegis's run step, and pass actionlint", async () => {
+    const steps = (parse(workflow) as Workflow).jobs.run!.steps;
+    const uses = steps.map((s) => s.uses?.split("@")[0]).filter(Boolean);
+    expect(uses).toEqual([
+      "actions/checkout",
+      "actions/setup-node",
+      "actions/setup-python",
+      "dtolnay/rust-toolchain",
+      "aegis-dev/aegis",
+    ]);
+    expect(steps.at(-1)?.with?.mode).toBe("run");
+    expect(await lint(workflow, "readme-recipes.yml")).toEqual([]);
+    for (const m of block.matchAll(/uses:\s*(\S+)(.*)/g))
+      if (!isAegis(m[1])) expect(`${m[1]}${m[2]}`, m[1]).toMatch(/@[0-9a-f]{40} # \S+/);
+  });
+});
+
 describe("aegis-github-app.yml", () => {
   const wf = workflows.find((w) => w.name === "aegis-github-app.yml")!.wf;
   it("mints an App token in every job that writes and hands it to the action", () => {

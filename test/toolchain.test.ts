@@ -4,7 +4,8 @@
 // reach of the code the agent plants, and nothing else of the HOME is there.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import os from "node:os";
 import { promisify } from "node:util";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -148,4 +149,80 @@ describe.skipIf(!asRoot)("the job's toolchain in the room", () => {
       expect(await readFile(path.join(runnerHome, ".npmrc"), "utf8")).toContain(NPM_SECRET);
     },
   );
+});
+
+describe.skipIf(!asRoot)("the README's Node recipe in the room", () => {
+  it("a node that actions/setup-node put in the tool cache, and what npm ci installed, run in the session and the ratchet", async () => {
+    const asUser = await sudoRunner();
+    // As /opt/hostedtoolcache on a hosted runner: outside HOME, readable by every user.
+    const toolCache = await mkdtemp(path.join(os.tmpdir(), "aegis-hostedtoolcache-"));
+    cleanups.push(() => rm(toolCache, { recursive: true, force: true }));
+    await chmod(toolCache, 0o755);
+    const nodeBin = path.join(toolCache, "node", "24.0.0", "x64", "bin");
+    await mkdir(nodeBin, { recursive: true });
+    // A node that says it is the set-up one, and is the real one underneath.
+    await writeFile(
+      path.join(nodeBin, "node"),
+      `#!/bin/sh\nSETUP_NODE=24.0.0 exec ${process.execPath} "$@"\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    await exec("chmod", ["-R", "a+rX", toolCache]);
+    fake = await startFakeGitHub({
+      users: { maya: "maintain" },
+      files: {
+        ...DEFAULT_FILES,
+        ".gitignore": "node_modules/\n",
+        ".github/aegis.yml": 'run:\n  testCommand: "node_modules/.bin/greet --check"\n',
+      },
+    });
+    model = await startFakeAnthropic((ctx) => {
+      const steps: Turn[] = [
+        bash(
+          "node_modules/.bin/greet > greeting.txt && git add greeting.txt && git commit -q -m 'Add the greeting'",
+        ),
+        { text: "Done.\nTASK_COMPLETE" },
+      ];
+      return steps[ctx.step] ?? { text: "Done.\nTASK_COMPLETE" };
+    });
+    const { taskId, planned, run } = await planThenRun(
+      fake,
+      {
+        title: "Document the greeting",
+        body: "Write the greeting the greet tool prints into a docs file.",
+        labels: ["documentation"],
+        by: "maya",
+      },
+      { url: model.url, apiKey: "sk-ant-api03-toolchainKey0123456789" },
+      {
+        asUser,
+        // The steps before aegis: setup-node (node on PATH from the tool cache), then npm ci.
+        prepareHome: async (home) => {
+          const workspace = path.join(path.dirname(home), "workspace");
+          const pkg = path.join(workspace, "node_modules", "greet");
+          await mkdir(path.join(pkg, "bin"), { recursive: true });
+          await writeFile(
+            path.join(pkg, "bin", "greet.js"),
+            "#!/usr/bin/env node\nconsole.log(`hello from greet, on the set-up node ${process.env.SETUP_NODE ?? 'NOT'}`);\n",
+            { mode: 0o755 },
+          );
+          await mkdir(path.join(workspace, "node_modules", ".bin"));
+          await symlink("../greet/bin/greet.js", path.join(workspace, "node_modules", ".bin", "greet"));
+          return { PATH: `${nodeBin}:${process.env.PATH ?? "/usr/bin:/bin"}`, RUNNER_TOOL_CACHE: toolCache };
+        },
+      },
+    );
+    runs.push(planned, run);
+    if (process.env.AEGIS_TEST_LOG) console.log(run.stdout, JSON.stringify(model.toolResults(), null, 1));
+    expectSuccess(run);
+    expect(run.stdout).toMatch(/Tests on the base: pass/);
+    expect(run.stdout).toMatch(/Tests on the branch: pass/);
+    expect((await ledgerOf(fake)).tasks.find((t) => t.id === taskId)!.state).toBe("pr-open");
+    expect(await fake.readFile(`auto/docs/${taskId}`, "greeting.txt")).toBe(
+      "hello from greet, on the set-up node 24.0.0\n",
+    );
+    // What npm ci installed stayed out of the commit.
+    expect(await fake.readFile(`auto/docs/${taskId}`, "node_modules/greet/bin/greet.js")).toBeNull();
+  });
 });
