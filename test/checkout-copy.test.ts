@@ -5,12 +5,15 @@
 // the copy, and the copy must still be a working repository.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { copyCheckout, planScrub } from "../src/room/checkout-copy.js";
+import { viewUnavailable } from "../src/room/checkout-view.js";
+import { openRoom } from "../src/room/room.js";
 
 const exec = promisify(execFile);
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -24,6 +27,10 @@ const git = (cwd: string, ...args: string[]) =>
   exec("git", ["-C", cwd, ...args], {
     env: {
       ...process.env,
+      // A view's files show as the room user's: git as root reads them all the same.
+      GIT_CONFIG_COUNT: "1",
+      GIT_CONFIG_KEY_0: "safe.directory",
+      GIT_CONFIG_VALUE_0: "*",
       GIT_AUTHOR_NAME: "t",
       GIT_AUTHOR_EMAIL: "t@x",
       GIT_COMMITTER_NAME: "t",
@@ -154,6 +161,53 @@ describe("the checkout's copy for the room", () => {
     await copyCheckout(ws, work, plan);
     await expectScrubbed(work, ws, plan.leftOut);
   });
+
+  it("plans from the checkout's real place: a workspace under a linked folder is scrubbed in the copy, never in place", async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), "aegis-copy-"));
+    cleanups.push(() => rm(root, { recursive: true, force: true }));
+    await mkdir(path.join(root, "real"));
+    await symlink(path.join(root, "real"), path.join(root, "linked"));
+    await seededWorkspace(path.join(root, "real"));
+    const ws = path.join(root, "linked", "ws");
+    const plan = await planScrub(ws, { secrets: [], scratch: root });
+    for (const p of [...plan.leftOut.map((l) => l.path), ...plan.rewrites.map((r) => r.path)])
+      expect(p.startsWith("..") || path.isAbsolute(p), p).toBe(false);
+    const work = path.join(root, "a", "b", "c", "work");
+    await mkdir(work, { recursive: true });
+    await copyCheckout(ws, work, plan);
+    await expectScrubbed(work, ws, plan.leftOut);
+    // The checkout itself: as it was.
+    expect(await readFile(path.join(ws, ".git", "config"), "utf8")).toContain("extraheader");
+    expect(existsSync(path.join(ws, "tools", ".git", "FETCH_HEAD"))).toBe(true);
+  });
+
+  it.skipIf(process.getuid?.() !== 0 || viewUnavailable() !== undefined)(
+    "as a view, the same workspace carries the same nothing, its submodule included",
+    async () => {
+      const root = await mkdtemp(path.join(os.tmpdir(), "aegis-copy-"));
+      cleanups.push(() => rm(root, { recursive: true, force: true }));
+      const ws = await seededWorkspace(root);
+      const name = `aegt-s${randomBytes(4).toString("hex")}`;
+      cleanups.push(() => exec("userdel", [name]));
+      const room = await openRoom({
+        sandbox: "user",
+        runnerTemp: root,
+        userName: name,
+        egress: { kind: "open" },
+      });
+      cleanups.push(async () => {
+        await room.reap();
+        await room.dispose();
+      });
+      const plan = await planScrub(ws, { secrets: [], scratch: root });
+      expect(await room.takeCheckout(ws, plan, root)).toEqual({ kind: "view" });
+      await expectScrubbed(room.work, ws, plan.leftOut);
+      // The submodule's config kept its work tree (planned once, from the checkout's .git).
+      expect(await readFile(path.join(room.work, ".git", "modules", "lib", "config"), "utf8")).toContain(
+        "worktree = ../../../lib",
+      );
+    },
+  );
 
   it("refuses a checkout whose own .git leads outside the workspace", async () => {
     const root = await mkdtemp(path.join(os.tmpdir(), "aegis-copy-"));

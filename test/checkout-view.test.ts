@@ -5,7 +5,7 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -13,6 +13,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { planScrub } from "../src/room/checkout-copy.js";
 import { mountsUnder, viewUnavailable } from "../src/room/checkout-view.js";
 import { openRoom } from "../src/room/room.js";
+import { type FakeAnthropic, startFakeAnthropic, type Turn } from "./harness/fake-anthropic.js";
+import { DEFAULT_FILES, type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
+import type { ActionRun } from "./harness/runner.js";
+import { expectSuccess, planThenRun } from "./harness/scenario.js";
 
 const exec = promisify(execFile);
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -123,5 +127,88 @@ describe.skipIf(!asRoot || viewUnavailable() !== undefined)("the checkout's view
     expect(await readFile(path.join(ws, "node_modules", "dep", "index.js"), "utf8")).toBe(
       "module.exports = 1;\n",
     );
+  });
+});
+
+describe.skipIf(!asRoot || viewUnavailable() !== undefined)("what the runner cannot read", () => {
+  let fake: FakeGitHub | undefined;
+  let model: FakeAnthropic | undefined;
+  const runs: ActionRun[] = [];
+  afterEach(async () => {
+    for (const r of runs.splice(0)) await r.cleanup();
+    await model?.close();
+    await fake?.close();
+    fake = model = undefined;
+  });
+
+  it("is left out of the room's tree: the view would make it the room's, unchecked", async () => {
+    const runner = `aegt-vr${randomBytes(3).toString("hex")}`;
+    await exec("useradd", ["--system", "--no-create-home", "--user-group", runner]);
+    cleanups.push(() => exec("userdel", [runner]));
+    const sudoers = `/etc/sudoers.d/${runner}`;
+    await writeFile(sudoers, `${runner} ALL=(ALL) NOPASSWD:ALL\n`, { mode: 0o440 });
+    cleanups.push(() => rm(sudoers, { force: true }));
+    const id = async (flag: string) => Number((await exec("id", [flag, runner])).stdout.trim());
+    const asUser = { uid: await id("-u"), gid: await id("-g") };
+    fake = await startFakeGitHub({
+      users: { maya: "maintain" },
+      files: { ...DEFAULT_FILES, ".gitignore": "closed/\nsealed.txt\n" },
+    });
+    const probe = Buffer.from(
+      `const fs = require("fs"); const out = {};
+for (const f of ["sealed.txt", "closed/inner.txt"]) {
+  try { fs.chmodSync(f, 0o600); } catch (e) {}
+  try { out[f] = fs.readFileSync(f, "utf8"); } catch (e) { out[f] = e.code; }
+}
+fs.writeFileSync("probe.json", JSON.stringify(out));`,
+    ).toString("base64");
+    model = await startFakeAnthropic((ctx) => {
+      const steps: Turn[] = [
+        { toolUses: [{ name: "Bash", input: { command: `echo ${probe} | base64 -d > probe.cjs` } }] },
+        {
+          toolUses: [
+            {
+              name: "Bash",
+              input: { command: "node probe.cjs && git add probe.json probe.cjs && git commit -qm probe" },
+            },
+          ],
+        },
+        { text: "Done.\nTASK_COMPLETE" },
+      ];
+      return steps[ctx.step] ?? { text: "Done.\nTASK_COMPLETE" };
+    });
+    const { taskId, planned, run } = await planThenRun(
+      fake,
+      {
+        title: "Document the layout",
+        body: "Describe the layout of the repository in a docs file.",
+        labels: ["documentation"],
+        by: "maya",
+      },
+      { url: model.url, apiKey: "sk-ant-api03-viewKey0123456789" },
+      {
+        asUser,
+        // Another step left files the runner itself cannot read (chowned to it by the emulator).
+        prepareHome: async (home) => {
+          const ws = path.join(path.dirname(home), "workspace");
+          await writeFile(path.join(ws, "sealed.txt"), `token ${TOKEN}\n`, { mode: 0o000 });
+          await mkdir(path.join(ws, "closed"));
+          await writeFile(path.join(ws, "closed", "inner.txt"), `token ${TOKEN}\n`);
+          await chmod(path.join(ws, "closed"), 0o300);
+        },
+      },
+    );
+    runs.push(planned, run);
+    if (process.env.AEGIS_TEST_LOG) console.log(run.stdout, JSON.stringify(model.toolResults(), null, 1));
+    expectSuccess(run);
+    expect(run.stdout).toContain("a view over the runner's checkout");
+    expect(run.stdout).toMatch(
+      /Left out of the agent's tree of the checkout: sealed\.txt \(the action cannot read it/,
+    );
+    const found = JSON.parse((await fake.readFile(`auto/docs/${taskId}`, "probe.json"))!) as Record<
+      string,
+      string
+    >;
+    expect(found).toEqual({ "sealed.txt": "ENOENT", "closed/inner.txt": "ENOENT" });
   });
 });

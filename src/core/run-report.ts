@@ -57,6 +57,19 @@ export interface PrFacts {
   ciFiles?: string[];
   /** Instruction files for agents the change touches (`run.instructionChanges: flag`). */
   instructionFiles?: string[];
+  /** The new dependencies' look-up in GitHub's advisory database (modes/dependency-check.ts). */
+  dependencies?: {
+    checked: number;
+    severe: {
+      ghsaId: string;
+      severity: string;
+      summary: string;
+      url: string;
+      name: string;
+      version?: string;
+    }[];
+    problem?: string;
+  };
 }
 
 export function prTitle(issueTitle: string): string {
@@ -99,6 +112,23 @@ export function prBody(f: PrFacts): string {
     out.push(
       "",
       `⚠️ **Changes the repository's instructions for agents:** ${f.instructionFiles.map((p) => code(p, 120)).join(", ")}. Agents follow these files once they merge; aegis's own sessions and reviews read the default branch's version until then. Read them before you merge.`,
+    );
+  const deps = f.dependencies;
+  if (deps?.severe.length) {
+    out.push(
+      "",
+      `⚠️ **New dependencies with known vulnerabilities** (GitHub's advisory database, ${deps.checked} added or upgraded looked up):`,
+      "",
+    );
+    for (const h of deps.severe.slice(0, 20))
+      out.push(
+        `- ${code(`${h.name}${h.version ? `@${h.version}` : ""}`, 120)}: **${sanitizeLine(h.severity, 20)}** [${sanitizeLine(h.ghsaId, 40)}](${encodeURI(h.url)}) ${inert(h.summary, 160)}`,
+      );
+  }
+  if (deps?.problem)
+    out.push(
+      "",
+      `⚠️ **New dependencies not checked for advisories:** ${inert(deps.problem, 300)}. Check them before you merge.`,
     );
   if (f.leftOut.length)
     out.push(

@@ -20,6 +20,12 @@ import { agentSummary, describeEgress, failureComment, prBody, prTitle } from ".
 import type { Violation } from "../core/secret-scan.js";
 import type { AgentRoom, Sealed } from "../room/agent-room.js";
 import type { ModeContext } from "./context.js";
+import {
+  checkDependencies,
+  type DependencyCheck,
+  dependencyFacts,
+  malwareReason,
+} from "./dependency-check.js";
 import type { Claimed, Conclusion } from "./run-attempt.js";
 import * as steps from "./run-steps.js";
 
@@ -128,16 +134,21 @@ export async function publish(ctx: ModeContext, req: PublishRequest): Promise<Co
   // Only work that would be pushed is checked; the ratchet only guards a pull request.
   let violations: Violation[] | undefined;
   let branchTests: decide.TestRun | undefined;
+  let dependencies: DependencyCheck | undefined;
   if (plan.push !== "none") {
     violations = steps.checkBranch(state, secrets, settings);
+    dependencies = await checkDependencies(ctx, req.cwd, req.baseSha, state);
     if (violations.length) core.warning(`Pre-push check failed: ${decide.describeViolations(violations)}`);
-    else if (plan.push === "pr" && req.baseTests)
+    // Known malware is never pushed, nor its tests run.
+    else if (plan.push === "pr" && req.baseTests && !dependencies?.malware.length)
       branchTests = await req.agentRoom.runTests("branch", imported.head);
     plan = decide.applyGates(plan, {
       violations,
       ...(req.baseTests ? { base: req.baseTests } : {}),
       ...(branchTests ? { branch: branchTests } : {}),
     });
+    if (dependencies?.malware.length)
+      plan = { push: "none", state: "failed", reason: malwareReason(dependencies.malware) };
   }
   if (task.fixRound)
     plan = planFixRound(plan, {
@@ -201,7 +212,9 @@ export async function publish(ctx: ModeContext, req: PublishRequest): Promise<Co
   }
   const published = { ...state, headSha: branchSha ?? state.headSha };
   const pr =
-    plan.push === "pr" ? await openPull(ctx, req, task, { outcome, state: published, tests }) : undefined;
+    plan.push === "pr"
+      ? await openPull(ctx, req, task, { outcome, state: published, tests, dependencies })
+      : undefined;
 
   const leftOut = req.sealed.leftOut.filter((p) => decide.isSecretLikePath(p));
   const record: decide.AttemptRecord = {
@@ -227,7 +240,8 @@ export async function publish(ctx: ModeContext, req: PublishRequest): Promise<Co
     ...(task.fixRound ? { fixRound: task.fixRound } : {}),
   };
   const testFailed = branchTests !== undefined && !branchTests.passed;
-  if (plan.state === "failed" && (violations?.length || testFailed || imported.refused)) {
+  const malware = Boolean(dependencies?.malware.length);
+  if (plan.state === "failed" && (violations?.length || testFailed || imported.refused || malware)) {
     const comment = failureComment({
       taskId: task.id,
       reason: plan.reason,
@@ -256,7 +270,7 @@ async function openPull(
   ctx: ModeContext,
   req: PublishRequest,
   task: Task,
-  what: { outcome: OutcomeResult; state: git.BranchState; tests?: string },
+  what: { outcome: OutcomeResult; state: git.BranchState; tests?: string; dependencies?: DependencyCheck },
 ) {
   const { config } = ctx.settings;
   const leftOut = req.sealed.leftOut.filter((p) => decide.isSecretLikePath(p));
@@ -281,6 +295,7 @@ async function openPull(
     leftOut,
     ciFiles: ciExecutedChanges(what.state.netPaths),
     instructionFiles,
+    ...(what.dependencies ? { dependencies: dependencyFacts(what.dependencies) } : {}),
     ...(fixRound ? { fixRound } : {}),
   });
   // A fix round's commits went onto the PR's own branch: the same PR, its body brought up to date.

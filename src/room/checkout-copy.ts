@@ -53,7 +53,7 @@ export interface ScrubPlan {
   leftOut: LeftOut[];
   rewrites: { path: string; content: string }[];
   /** What the walk of the whole checkout found, for `planScrub` to plan again from. */
-  walked: Surveyed & { holding: string[] };
+  walked: Surveyed & { holding: string[]; unreadable: string[] };
 }
 
 interface Surveyed {
@@ -64,6 +64,7 @@ interface Surveyed {
 
 /** Copies `workspace` to `work` (an empty folder) as `plan` says. */
 export async function copyCheckout(workspace: string, work: string, plan: ScrubPlan): Promise<void> {
+  for (const p of [...plan.leftOut.map((l) => l.path), ...plan.rewrites.map((r) => r.path)]) assertInside(p);
   await execFileAsync("cp", ["-a", "--no-preserve=ownership", "--", `${workspace}/.`, work], {
     maxBuffer: 16 * 1024 * 1024,
   });
@@ -87,24 +88,31 @@ export async function planScrub(
   opts: { secrets: string[]; scratch: string },
   earlier?: ScrubPlan,
 ): Promise<ScrubPlan> {
-  // One walk in this process while grep reads the file contents in another.
-  const [found, holding] = earlier
+  // Every path is taken relative to the checkout's real place: a workspace under a linked folder
+  // (a self-hosted runner's `_work -> /mnt/…`) must not make a path that climbs out of it.
+  const root = await realpath(workspace);
+  // One walk in this process while find and grep read the files in others.
+  const [found, holding, unreadable] = earlier
     ? await Promise.all([
         earlier.walked,
-        filesHolding(workspace, opts.secrets, opts.scratch, earlier.walked.gitDirs).then((inGit) => [
+        filesHolding(root, opts.secrets, opts.scratch, earlier.walked.gitDirs).then((inGit) => [
           ...new Set([...earlier.walked.holding, ...inGit]),
         ]),
+        unreadableEntries(root, earlier.walked.gitDirs).then((inGit) => [
+          ...new Set([...earlier.walked.unreadable, ...inGit]),
+        ]),
       ])
-    : await Promise.all([survey(workspace), filesHolding(workspace, opts.secrets, opts.scratch)]);
-  const top = await realpath(workspace);
+    : await Promise.all([survey(root), filesHolding(root, opts.secrets, opts.scratch), unreadableEntries(root)]);
   const leftOut: LeftOut[] = [];
   const rewrites: ScrubPlan["rewrites"] = [];
-  const scrubbed = new Set<string>();
+  const scrubbed: string[] = [];
   const scrub = async (dir: string) => {
-    const real = await realpath(path.join(workspace, dir)).catch(() => undefined);
-    if (!real || scrubbed.has(real)) return;
-    scrubbed.add(real);
-    const done = await scrubGitDir(workspace, path.relative(workspace, real));
+    const real = await realpath(path.join(root, dir)).catch(() => undefined);
+    // A git directory inside one already scrubbed (a submodule's, reached through its link) was
+    // scrubbed with it, as what it is there.
+    if (!real || scrubbed.some((s) => real === s || real.startsWith(`${s}/`))) return;
+    scrubbed.push(real);
+    const done = await scrubGitDir(root, path.relative(root, real));
     leftOut.push(...done.leftOut);
     rewrites.push(...done.rewrites);
     // A worktree's shared repository elsewhere in the checkout is scrubbed as well.
@@ -112,10 +120,10 @@ export async function planScrub(
   };
   for (const dir of found.gitDirs) await scrub(dir);
   for (const link of found.gitLinks) {
-    const target = await gitLinkTarget(path.join(workspace, link));
-    if (await leadsInside(workspace, target)) {
+    const target = await gitLinkTarget(path.join(root, link));
+    if (await leadsInside(root, target)) {
       // A git directory inside the checkout under any name (`.repos/lib`, a worktree's admin folder).
-      await scrub(path.relative(workspace, target!));
+      await scrub(path.relative(root, target!));
       continue;
     }
     // The checkout's own repository elsewhere (a worktree, say): the room would read it there.
@@ -128,6 +136,9 @@ export async function planScrub(
   }
   for (const file of found.credentialFiles)
     leftOut.push({ path: file, why: "a credential file another step wrote" });
+  // What the action cannot read it cannot check: in the room's tree it would be the room's.
+  for (const entry of unreadable)
+    leftOut.push({ path: entry, why: "the action cannot read it, so it could not be checked" });
   // A git config is written anew from what it may keep: the checkout's own holding the token
   // (actions/checkout persists it) is replaced, not left out — unless what it kept holds one.
   const forms = opts.secrets.filter((x) => x.length >= 8).flatMap(secretForms);
@@ -137,12 +148,66 @@ export async function planScrub(
   for (const file of holding)
     if (!leftOut.some((l) => l.path === file) && !rewrites.some((r) => r.path === file))
       leftOut.push({ path: file, why: "it holds a credential of this job" });
-  const gone = (p: string) => leftOut.some((l) => p === l.path || p.startsWith(`${l.path}/`));
+  const plan = normalizedPlan(leftOut, rewrites);
   return {
-    leftOut,
-    rewrites: rewrites.filter((r) => !gone(r.path)),
-    walked: { ...found, gitDirs: [...scrubbed].map((d) => path.relative(top, d)), holding },
+    ...plan,
+    walked: {
+      ...found,
+      gitDirs: scrubbed.map((d) => path.relative(root, d)),
+      holding,
+      unreadable,
+    },
   };
+}
+
+/** One entry per path, none below another left out; throws on a path that leaves the checkout. */
+function normalizedPlan(leftOut: LeftOut[], rewrites: ScrubPlan["rewrites"]): Omit<ScrubPlan, "walked"> {
+  for (const p of [...leftOut.map((l) => l.path), ...rewrites.map((r) => r.path)]) assertInside(p);
+  const kept: LeftOut[] = [];
+  for (const l of [...leftOut].sort((a, b) => a.path.length - b.path.length))
+    if (!kept.some((k) => l.path === k.path || l.path.startsWith(`${k.path}/`))) kept.push(l);
+  const gone = (p: string) => kept.some((l) => p === l.path || p.startsWith(`${l.path}/`));
+  const seen = new Set<string>();
+  const once = rewrites.filter((r) => !gone(r.path) && !seen.has(r.path) && seen.add(r.path));
+  return { leftOut: kept, rewrites: once };
+}
+
+/** A plan's path is relative, normal, and stays inside the checkout; anything else is a bug. */
+export function assertInside(p: string): void {
+  if (!p || path.isAbsolute(p) || path.normalize(p) !== p || p === ".." || p.startsWith("../"))
+    throw new Error(`the room's tree of the checkout would touch a path outside it: ${JSON.stringify(p)}`);
+}
+
+/**
+ * Entries of the checkout the action cannot read (a file of mode 000, a folder it may not enter):
+ * neither the credential scan nor a copy could read them. Object stores are skipped as below.
+ */
+async function unreadableEntries(root: string, within?: string[]): Promise<string[]> {
+  const roots = within ? within.map((d) => path.join(root, d)) : [root];
+  if (!roots.length) return [];
+  const stores = within ? roots.map((r) => path.join(r, "objects")) : [path.join(root, ".git", "objects")];
+  const args = [
+    ...roots,
+    ...stores.flatMap((p) => ["-path", p, "-prune", "-o"]),
+    ...["(", "-type", "d", "(", "!", "-readable", "-o", "!", "-executable", ")", "-prune", "-print0", ")"],
+    ...["-o", "(", "!", "-type", "d", "!", "-type", "l", "!", "-readable", "-print0", ")"],
+  ];
+  const out = await execFileAsync("find", args, {
+    maxBuffer: 64 * 1024 * 1024,
+    env: { PATH: "/usr/bin:/bin", LC_ALL: "C" },
+  }).then(
+    (r) => r.stdout,
+    // find exits 1 after naming what it could not enter: what it printed is the answer.
+    (error: { stdout?: string }) => {
+      if (typeof error.stdout === "string") return error.stdout;
+      throw new Error(`could not check what of the checkout the action can read: ${String(error)}`);
+    },
+  );
+  return out
+    .split("\0")
+    .filter(Boolean)
+    .map((f) => path.relative(root, f))
+    .filter((f) => f !== "");
 }
 
 /**

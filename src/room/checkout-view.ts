@@ -141,10 +141,16 @@ export async function mountsUnder(dir: string): Promise<string[]> {
     .sort((a, b) => b.length - a.length);
 }
 
-/** Unmounts every mount at or below `dir` (the view, then its lower layer). */
+/**
+ * Unmounts every mount at or below `dir` (the view, then its lower layer), and throws if one is
+ * left: a folder is never removed while the runner's checkout is mounted below it (`rm
+ * --one-file-system` does not stop at a bind of the same file system).
+ */
 export async function unmountViews(privilege: Privilege, dir: string): Promise<void> {
   for (const m of await mountsUnder(dir))
-    await privileged(privilege, "umount", ["--lazy", "--", m], `unmounting ${m}`);
+    await privileged(privilege, "umount", ["--lazy", "--", m], `unmounting ${m}`).catch(() => undefined);
+  const left = await mountsUnder(dir);
+  if (left.length) throw new Error(`could not unmount ${left.join(", ")}: ${dir} is left as it is`);
 }
 
 /**
@@ -213,8 +219,11 @@ def parents(p):
         return
     parents(d)
     st = os.lstat(os.path.join(lower, os.path.relpath(d, upper)))
+    if not stat.S_ISDIR(st.st_mode):
+        sys.exit("a path of the plan goes through a non-folder: " + d)
     os.mkdir(d)
-    os.chown(d, room["uid"], room["gid"])
+    # As the folder shows below (through the id map): the room's, or nobody's.
+    os.chown(d, st.st_uid, st.st_gid)
     os.chmod(d, stat.S_IMODE(st.st_mode))
 for rw in plan["rewrites"]:
     p = inside(rw["path"])
@@ -232,7 +241,8 @@ for rel in plan["whiteouts"]:
 # The action, a user other than the room's, must still enter the tree to start the room's processes.
 os.chown(upper, room["uid"], room["gid"])
 os.chmod(upper, 0o755)
-opts = "lowerdir=%s,upperdir=%s,workdir=%s" % (lower, upper, work)
+# Pinned, whatever the kernel's defaults: no redirects or metadata-only copies to reason about.
+opts = "lowerdir=%s,upperdir=%s,workdir=%s,redirect_dir=off,metacopy=off,index=off" % (lower, upper, work)
 # volatile (Linux 5.10): no sync of the upper layer, which is thrown away; unmounting a view
 # would otherwise wait for every dirty page of the file system (a fresh npm ci's, say).
 def mount(o):

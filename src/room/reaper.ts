@@ -190,8 +190,8 @@ export function userRoomCleanup(privilege: Privilege, user: RoomUser, base: stri
       );
     }
     await removeEgress(run, user.uid).catch(() => undefined);
-    // The checkout's view and its lower layer first: rm stays on the room's own file system.
-    await unmountViews(privilege, base).catch(() => undefined);
+    // The checkout's view and its lower layer first: while one stays mounted, nothing is removed.
+    await unmountViews(privilege, base);
     await run("rm", ["-rf", "--one-file-system", base], "").catch(() => undefined);
     // Files the room's user left in shared temporary directories (a planted script, a socket).
     // The room can only have written into folders it owns or that anyone may write to: the rest

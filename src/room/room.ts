@@ -29,7 +29,7 @@ import { mkdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { EgressPolicy } from "../core/egress.js";
 import { copyCheckout, type ScrubPlan } from "./checkout-copy.js";
-import { type CheckoutTaken, checkoutTree } from "./checkout-view.js";
+import { type CheckoutTaken, checkoutTree, unmountViews } from "./checkout-view.js";
 import { type EgressReport, installEgress, type InstalledEgress } from "./egress.js";
 import { type Launcher, nameServicesToHide, namespaceWorks, reachableAs, roomLauncher } from "./launcher.js";
 import {
@@ -87,7 +87,7 @@ export interface Room {
   renew(dir: string): Promise<void>;
   /** Makes the room's files under `dir` the action's again (after `reap`). */
   reclaim(dir: string): Promise<void>;
-  /** Removes the room's directory (after `reap`); never throws. */
+  /** Removes the room's directory (after `reap`); throws (removing nothing) while a process of the room survives or the checkout's view cannot be unmounted. */
   dispose(): Promise<void>;
   /** What a JSON state entry needs for the post step to reap and dispose the room. */
   describe(): RoomDescription;
@@ -221,6 +221,7 @@ async function buildSandboxed(
   // A room left by an earlier job (or a crash) goes first: its processes, then its files.
   await reap();
   await privileged(privilege, "mkdir", ["-p", "-m", "755", root], "creating the room's root");
+  await unmountViews(privilege, base);
   await privileged(privilege, "rm", ["-rf", "--one-file-system", base], "removing an earlier room");
   await privileged(
     privilege,
@@ -358,6 +359,7 @@ export async function reopenRoom(
     return {
       reap: async () => 0,
       dispose: async () => {
+        await unmountViews(privilege, base);
         await privileged(privilege, "rm", ["-rf", "--one-file-system", base], "").catch(() => undefined);
       },
     };

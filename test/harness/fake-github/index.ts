@@ -9,6 +9,7 @@ import type { Handler } from "./http.js";
 import { BOT_LOGIN, type Site } from "./render.js";
 import * as render from "./render.js";
 import type { Ctx } from "./http.js";
+import { advisoryHandlers } from "./routes/advisories.js";
 import { contentHandlers } from "./routes/contents.js";
 import { gitDataHandlers } from "./routes/git-data.js";
 import { gitObjectHandlers } from "./routes/git-objects.js";
@@ -18,7 +19,14 @@ import { type Pull, pullHandlers, renderPull } from "./routes/pulls.js";
 import { repoHandlers } from "./routes/repo.js";
 import { type Call, startServer } from "./server.js";
 import { createSpecValidator } from "./spec.js";
-import { type CommentRec, type IssueRec, type LabelRec, type Permission, Store } from "./state.js";
+import {
+  type AdvisoryRec,
+  type CommentRec,
+  type IssueRec,
+  type LabelRec,
+  type Permission,
+  Store,
+} from "./state.js";
 
 export interface FakeGitHubOptions {
   owner?: string;
@@ -85,6 +93,8 @@ export interface FakeGitHub {
   latency(ms: number): void;
   seedUser(login: string, permission: Permission): void;
   seedLabel(name: string, color?: string, description?: string | null): LabelRec;
+  /** An advisory of GitHub's global database (`GET /advisories`). */
+  seedAdvisory(advisory: AdvisoryRec): void;
   seedIssue(issue: SeedIssue): IssueRec;
   deleteIssue(n: number): void;
   issue(n: number): IssueRec | undefined;
@@ -134,6 +144,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
   const validationErrors: string[] = [];
   const handlers: Record<string, Handler> = {
     ...repoHandlers,
+    ...advisoryHandlers,
     ...issueHandlers,
     ...labelHandlers,
     ...pullHandlers,
@@ -207,6 +218,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
       faults.latencyMs = ms;
     },
     seedUser: (login, p) => void store.users.set(login, p),
+    seedAdvisory: (a) => void store.advisories.push(a),
     seedLabel(name, color = "ededed", description = null) {
       const l = store.ensureLabel(name);
       l.color = color;

@@ -83,6 +83,16 @@ export class Clock {
   }
 }
 
+/** An advisory of GitHub's global database (routes/advisories.ts). */
+export interface AdvisoryRec {
+  ghsaId: string;
+  type: "reviewed" | "malware" | "unreviewed";
+  severity: "low" | "medium" | "high" | "critical" | "unknown";
+  summary: string;
+  ecosystem: string;
+  vulnerabilities: { name: string; range: string }[];
+}
+
 export class Store {
   readonly clock = new Clock();
   readonly labels = new Map<number, LabelRec>();
@@ -91,6 +101,7 @@ export class Store {
   readonly reviewComments = new Map<number, ReviewCommentRec>();
   readonly events: EventRec[] = [];
   readonly users = new Map<string, Permission>();
+  readonly advisories: AdvisoryRec[] = [];
   /** Commits made through the REST API without a signature of their own: GitHub signs them. */
   readonly signedCommits = new Set<string>();
   private nextIssue = 1;
