@@ -102,7 +102,11 @@ export async function planScrub(
           ...new Set([...earlier.walked.unreadable, ...inGit]),
         ]),
       ])
-    : await Promise.all([survey(root), filesHolding(root, opts.secrets, opts.scratch), unreadableEntries(root)]);
+    : await Promise.all([
+        survey(root),
+        filesHolding(root, opts.secrets, opts.scratch),
+        unreadableEntries(root),
+      ]);
   const leftOut: LeftOut[] = [];
   const rewrites: ScrubPlan["rewrites"] = [];
   const scrubbed: string[] = [];

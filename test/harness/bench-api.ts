@@ -11,6 +11,7 @@ import { LedgerStore } from "../../src/adapters/ledger-store.js";
 import { stateLabel } from "../../src/core/labels.js";
 import type { TaskState } from "../../src/core/ledger.js";
 import { findTask, transition } from "../../src/core/lifecycle.js";
+import { dependencyRunScenario } from "./bench-dependencies.js";
 import { addCounts, type Figure, subtractCounts, totalCalls } from "./bench-report.js";
 import {
   CONFIG,
@@ -90,10 +91,20 @@ export async function benchApi(): Promise<ApiResults> {
   const approval = await approvalScenario();
   const claim = await claimScenario();
   const verified = await verifiedRunScenario();
+  const dependencies = await dependencyRunScenario();
   const fix = await fixRoundScenario();
   const faults = await faultCostScenario();
   return {
-    figures: [lifecycle.intake, ...approval, claim, ...lifecycle.rest, ...verified, ...fix, ...faults],
+    figures: [
+      lifecycle.intake,
+      ...approval,
+      claim,
+      ...lifecycle.rest,
+      ...verified,
+      ...dependencies,
+      ...fix,
+      ...faults,
+    ],
     run: lifecycle.run,
   };
 }

@@ -96,7 +96,8 @@ async function main(): Promise<number> {
     figures.push(
       ...(await guarded("5. Overhead", async () => startupFigures(await measureColdStart(), run))),
     );
-  if (only.has("room")) figures.push(...(await guarded("6. The room as the checkout grows", () => benchRoom())));
+  if (only.has("room"))
+    figures.push(...(await guarded("6. The room as the checkout grows", () => benchRoom())));
 
   const durationMs = Math.round(performance.now() - started);
   const doc = benchDocument(figures, {
