@@ -73,6 +73,36 @@ describe("the dependencies a diff adds or upgrades", () => {
     );
     expect(unreadable).toEqual(["Cargo.toml"]);
     expect(lowerBound(">= 2, < 3")).toBe("2.0.0");
+  });
+
+  it("reads the lockfiles of pnpm, yarn, Cargo, poetry and Go", () => {
+    const { dependencies } = changedDependencies([
+      {
+        path: "pnpm-lock.yaml",
+        base: "lockfileVersion: '9.0'\npackages:\n  left-pad@1.3.0:\n    resolution: {integrity: x}\n",
+        head: "lockfileVersion: '9.0'\npackages:\n  left-pad@1.3.0:\n    resolution: {integrity: x}\n  '@scope/pkg@2.0.1':\n    resolution: {integrity: y}\nsnapshots:\n  other@9.9.9: {}\n",
+      },
+      {
+        path: "yarn.lock",
+        head: '# yarn lockfile v1\n\n"@babel/core@^7.0.0", "@babel/core@^7.1.0":\n  version "7.24.0"\n\nms@2.1.3:\n  version "2.1.3"\n',
+      },
+      { path: "Cargo.lock", head: 'version = 3\n\n[[package]]\nname = "serde"\nversion = "1.0.200"\n' },
+      { path: "poetry.lock", head: '[[package]]\nname = "Flask"\nversion = "3.0.3"\n' },
+      {
+        path: "go.sum",
+        head: "golang.org/x/text v0.14.0 h1:abc=\ngolang.org/x/text v0.14.0/go.mod h1:def=\n",
+      },
+    ]);
+    expect(dependencies.map((d) => `${d.ecosystem}:${d.name}@${d.version ?? "-"}`).sort()).toEqual(
+      [
+        "npm:@scope/pkg@2.0.1",
+        "npm:@babel/core@7.24.0",
+        "npm:ms@2.1.3",
+        "rust:serde@1.0.200",
+        "pip:flask@3.0.3",
+        "go:golang.org/x/text@0.14.0",
+      ].sort(),
+    );
     expect(lowerBound("latest")).toBeUndefined();
   });
 });

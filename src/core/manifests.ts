@@ -1,6 +1,6 @@
 // The dependencies a diff adds or upgrades, read from the common manifests as they are at the
-// base and at the head: package.json and npm's lockfile, requirements*.txt and pyproject.toml,
-// Cargo.toml, go.mod. Pure: the caller reads the two versions of each changed manifest. What is
+// base and at the head: package.json and the npm, pnpm and yarn lockfiles, requirements*.txt,
+// pyproject.toml and poetry's or uv's lockfile, Cargo.toml and Cargo.lock, go.mod and go.sum. Pure: the caller reads the two versions of each changed manifest. What is
 // found is looked up in GitHub's advisory database before the PR (adapters/advisories.ts).
 import { parse as parseToml } from "smol-toml";
 
@@ -26,8 +26,13 @@ export function manifestKind(file: string): { ecosystem: Ecosystem; parse: Parse
     return { ecosystem: "npm", parse: npmLock };
   if (/^requirements[\w.-]*\.txt$/.test(name)) return { ecosystem: "pip", parse: requirements };
   if (name === "pyproject.toml") return { ecosystem: "pip", parse: pyproject };
+  if (name === "pnpm-lock.yaml") return { ecosystem: "npm", parse: pnpmLock };
+  if (name === "yarn.lock") return { ecosystem: "npm", parse: yarnLock };
+  if (name === "poetry.lock" || name === "uv.lock") return { ecosystem: "pip", parse: tomlPackages(true) };
   if (name === "Cargo.toml") return { ecosystem: "rust", parse: cargoToml };
+  if (name === "Cargo.lock") return { ecosystem: "rust", parse: tomlPackages(false) };
   if (name === "go.mod") return { ecosystem: "go", parse: goMod };
+  if (name === "go.sum") return { ecosystem: "go", parse: goSum };
   return undefined;
 }
 
@@ -200,6 +205,56 @@ function goMod(text: string): Map<string, string | undefined> {
     else if (inBlock && line === ")") inBlock = false;
     const m = (inBlock ? /^(\S+)\s+(v\S+)/ : /^require\s+(\S+)\s+(v\S+)/).exec(line);
     if (m) out.set(m[1]!, m[2]!.replace(/^v/, ""));
+  }
+  return out;
+}
+
+/** `[[package]]` tables with a name and a version: Cargo.lock, poetry.lock, uv.lock. */
+function tomlPackages(python: boolean): Parser {
+  return (text) => {
+    const doc = parseToml(text) as { package?: { name?: unknown; version?: unknown }[] };
+    const out = new Map<string, string | undefined>();
+    for (const p of Array.isArray(doc.package) ? doc.package : [])
+      if (typeof p.name === "string")
+        out.set(
+          python ? normalizePythonName(p.name) : p.name,
+          typeof p.version === "string" ? p.version : undefined,
+        );
+    return out;
+  };
+}
+
+/** pnpm-lock.yaml: `packages` keyed `name@version` (v9) or `/name@version` (v6). */
+function pnpmLock(text: string): Map<string, string | undefined> {
+  const out = new Map<string, string | undefined>();
+  let inPackages = false;
+  for (const line of text.split("\n")) {
+    if (/^\S/.test(line)) inPackages = /^packages:\s*$/.test(line);
+    const m = inPackages ? /^ {2}['"]?\/?((?:@[^@/\s]+\/)?[^@/\s'"]+)@([^('":\s]+)/.exec(line) : null;
+    if (m && !out.has(m[1]!)) out.set(m[1]!, m[2]!);
+  }
+  return out;
+}
+
+/** yarn.lock (v1 and berry): an entry's first line names the package, its `version` line the version. */
+function yarnLock(text: string): Map<string, string | undefined> {
+  const out = new Map<string, string | undefined>();
+  let current: string | undefined;
+  for (const line of text.split("\n")) {
+    const entry = /^"?((?:@[^@/\s]+\/)?[^@/\s",]+)@/.exec(line);
+    if (entry && !line.startsWith(" ")) current = entry[1];
+    const version = /^ {2}version:? "?([^"\s]+)"?/.exec(line);
+    if (version && current && !out.has(current)) out.set(current, version[1]!);
+  }
+  return out;
+}
+
+/** go.sum: `module version[/go.mod] hash` lines. */
+function goSum(text: string): Map<string, string | undefined> {
+  const out = new Map<string, string | undefined>();
+  for (const line of text.split("\n")) {
+    const m = /^(\S+)\s+v([^\s/]+)(?:\/go\.mod)?\s/.exec(line);
+    if (m && !out.has(m[1]!)) out.set(m[1]!, m[2]!);
   }
   return out;
 }
