@@ -164,6 +164,8 @@ fs.writeFileSync("probe.json", JSON.stringify(out));`,
     ).toString("base64");
     model = await startFakeAnthropic((ctx) => {
       const steps: Turn[] = [
+        // Refused by the Bash gate (the script is not there to read): the summary's list says so.
+        { toolUses: [{ name: "Bash", input: { command: "node not-written-yet.cjs" } }] },
         { toolUses: [{ name: "Bash", input: { command: `echo ${probe} | base64 -d > probe.cjs` } }] },
         {
           toolUses: [
@@ -205,6 +207,10 @@ fs.writeFileSync("probe.json", JSON.stringify(out));`,
     expect(run.stdout).toMatch(
       /Left out of the agent's tree of the checkout: sealed\.txt \(the action cannot read it/,
     );
+    // The step summary lists the session's tool calls, the refused one marked.
+    if (process.env.AEGIS_TEST_LOG) console.log(run.summary);
+    expect(run.summary).toContain("<details><summary>Tool calls: 3 (1 refused)</summary>");
+    expect(run.summary).toMatch(/`Bash` `node not-written-yet\.cjs` — \*\*refused by a hook\*\*/);
     const found = JSON.parse((await fake.readFile(`auto/docs/${taskId}`, "probe.json"))!) as Record<
       string,
       string

@@ -265,6 +265,7 @@ export async function runClaudeSession(opts: ClaudeSessionOptions): Promise<Sess
     ...(stream.init ? { init: stream.init } : {}),
     ...(stream.sessionId ? { sessionId: stream.sessionId } : {}),
     toolCalls: stream.toolCalls,
+    calls: stream.calls,
     permissionDenials: stream.permissionDenials,
     costUsd: stream.costUsd,
     stderrTail,

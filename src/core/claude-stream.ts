@@ -7,6 +7,7 @@
  */
 import { oneLine } from "./sanitize.js";
 import type { InitEvent, PermissionDenial, ResultEvent } from "./session-result.js";
+import { MAX_TOOL_CALL_LINES, refusalOf, type ToolCallLine } from "./tool-calls.js";
 
 export { oneLine };
 
@@ -76,6 +77,8 @@ export class ClaudeStream {
   private readonly toolIds = new Set<string>();
   private anonymousTools = 0;
   private readonly results: { event: ResultEvent; followUp: boolean; cost?: number }[] = [];
+  /** The first tool calls of the session, one line each (the step summary lists them). */
+  readonly calls: ToolCallLine[] = [];
   garbageLines = 0;
 
   feed(rawLine: string): StreamNote[] {
@@ -109,10 +112,27 @@ export class ClaudeStream {
     if (type === "assistant" && isObj(e.message) && Array.isArray(e.message.content)) {
       return this.assistant(e.message.content);
     }
+    if (type === "user" && isObj(e.message) && Array.isArray(e.message.content)) {
+      // A tool's failed result: a hook's refusal or the CLI's reads as such in the list.
+      for (const block of e.message.content)
+        if (isObj(block) && block.type === "tool_result" && block.is_error === true) {
+          const call = this.calls.find((c) => c.id === str(block.tool_use_id));
+          const text = Array.isArray(block.content)
+            ? block.content.map((c) => (isObj(c) ? (str(c.text) ?? "") : "")).join(" ")
+            : (str(block.content) ?? "");
+          if (call) call.refused = refusalOf(text);
+        }
+      return [{ kind: "other" }];
+    }
     if (type === "result") {
       const event = toResultEvent(e);
       // A background task finishing after the main answer makes the CLI emit a further result
       // marked with `origin`; its cost is cumulative but its turns and text are not the task's.
+      for (const d of event.permission_denials) {
+        const call = this.calls.find((c) => c.id === d.tool_use_id);
+        // The CLI lists a hook's refusal among its denials too: the hook's word stands.
+        if (call && call.refused !== "refused by a hook") call.refused = "not permitted";
+      }
       this.results.push({
         event,
         followUp: e.origin !== undefined,
@@ -132,7 +152,10 @@ export class ClaudeStream {
         if (this.toolIds.has(id)) continue;
         this.toolIds.add(id);
         const name = str(block.name) ?? "unknown";
-        notes.push({ kind: "tool", id, name, summary: summarizeToolInput(name, block.input) });
+        const summary = summarizeToolInput(name, block.input);
+        if (this.calls.length < MAX_TOOL_CALL_LINES)
+          this.calls.push({ id, tool: name, input: summary.slice(0, 200) });
+        notes.push({ kind: "tool", id, name, summary });
       } else if (block.type === "text" && str(block.text)) {
         notes.push({ kind: "text", text: str(block.text) as string });
       }

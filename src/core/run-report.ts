@@ -2,6 +2,7 @@
 // ratchet refused the work, and the step summary. Pure. The agent's own words are untrusted
 // (they could carry @mentions, tracking images or a secret it read), so they are redacted and
 // shown fenced, as text.
+import { renderToolCalls, type ToolCallLine } from "./tool-calls.js";
 import { code, inert } from "./inert.js";
 import { BLOCKED_MARKER, COMPLETE_MARKER } from "./brief.js";
 import type { Violation } from "./secret-scan.js";
@@ -195,6 +196,8 @@ export interface RunSummary {
   note?: string;
   /** Outbound connections the room's egress rules refused (undefined: not limited). */
   egress?: EgressFigures;
+  /** The session's tool calls, their inputs already masked (core/tool-calls.ts). */
+  toolCalls?: { calls: ToolCallLine[]; total: number };
 }
 
 export interface EgressFigures {
@@ -248,5 +251,6 @@ export function renderRunSummary(s: RunSummary): string {
   if (s.model) rows.push(["Model", s.model]);
   if (s.leftOut?.length) rows.push(["Left uncommitted", s.leftOut.map((p) => code(p, 60)).join(", ")]);
   out.push("| | |", "|---|---|", ...rows.map(([k, v]) => `| ${k} | ${v} |`), "");
+  if (s.toolCalls) out.push(renderToolCalls(s.toolCalls.calls, s.toolCalls.total));
   return out.join("\n");
 }

@@ -2,6 +2,7 @@
  * What one Claude Code session produced, as the runner adapter reports it and the pure outcome
  * classifier reads it. Kept here (types only) so `core/` never imports from `adapters/`.
  */
+import type { ToolCallLine } from "./tool-calls.js";
 
 export interface PermissionDenial {
   tool_name: string;
@@ -47,6 +48,8 @@ export interface SessionResult {
   sessionId?: string;
   /** tool_use blocks the model issued (allowed or denied). */
   toolCalls: number;
+  /** The first of them, one line each (core/tool-calls.ts). */
+  calls?: ToolCallLine[];
   permissionDenials: PermissionDenial[];
   /** Cost over every result event of the session (follow-up results are cumulative). */
   costUsd: number;

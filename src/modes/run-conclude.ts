@@ -3,12 +3,13 @@
 // the new PR for contention, and report (outputs and the step summary).
 import * as core from "@actions/core";
 import * as decide from "../core/run-decisions.js";
-import { renderRunSummary, type RunSummary } from "../core/run-report.js";
+import { redactAll, renderRunSummary, type RunSummary } from "../core/run-report.js";
 import { SHARED_USER_NOTE } from "../room/agent-room.js";
 import type { ModeContext } from "./context.js";
 import { checkContention } from "./contention.js";
 import { mirrorTask } from "./effects.js";
 import type { Conclusion, RunReport } from "./run-attempt.js";
+import { jobSecrets } from "../settings.js";
 
 /** Closes the attempt in the ledger, mirrors it on the issue, and reports. */
 export async function conclude(ctx: ModeContext, c: Conclusion): Promise<RunReport> {
@@ -67,6 +68,17 @@ export async function conclude(ctx: ModeContext, c: Conclusion): Promise<RunRepo
     ...(c.model ? { model: c.model } : {}),
     ...(c.leftOut?.length ? { leftOut: c.leftOut } : {}),
     ...(c.egress ? { egress: c.egress } : {}),
+    ...(c.session?.toolCalls
+      ? {
+          toolCalls: {
+            total: c.session.toolCalls,
+            calls: (c.session.calls ?? []).map((call) => ({
+              ...call,
+              input: redactAll(call.input, jobSecrets(settings)),
+            })),
+          },
+        }
+      : {}),
     ...(note || c.sandboxed === false
       ? { note: [c.sandboxed === false ? SHARED_USER_NOTE : "", note ?? ""].filter(Boolean).join("\n\n") }
       : {}),
