@@ -1,7 +1,7 @@
 /**
- * The room's copy of a checkout: the files (the build's installed dependencies included) and
- * the repository — and nothing of the job's credentials. A checkout can hold them in more places
- * than `.git/config`:
+ * The room's tree of a checkout (a copy, or a view: checkout-view.ts): the files (the build's
+ * installed dependencies included) and the repository — and nothing of the job's credentials.
+ * A checkout can hold them in more places than `.git/config`:
  *
  * - every git directory in the copy — the checkout's own, each submodule's `.git/modules/…`, and
  *   any repository checked out inside the workspace by another step (`tools/.git`, with its own

@@ -1,6 +1,6 @@
 /**
  * What of the runner the room may and may not reach: the runner's folders closed to it, the job's
- * toolchain shown to it read-only, and the checkout handed over as a scrubbed copy.
+ * toolchain shown to it read-only, and the checkout handed over as a scrubbed tree (a view or a copy).
  */
 import os from "node:os";
 import path from "node:path";
