@@ -75,6 +75,30 @@ describe("the dependencies a diff adds or upgrades", () => {
     expect(lowerBound(">= 2, < 3")).toBe("2.0.0");
   });
 
+  it("looks an npm alias up as the package it installs, reads past a byte-order mark, and sets aside names no registry serves", () => {
+    const { dependencies, invalid } = changedDependencies([
+      {
+        path: "package.json",
+        head: `\uFEFF${JSON.stringify({ dependencies: { "left-pad": "npm:evil-pkg@1.0.0", ["x".repeat(8000)]: "1.0.0", "ok-name": "1.0.0" } })}`,
+      },
+      {
+        path: "package-lock.json",
+        head: JSON.stringify({
+          packages: { "node_modules/left-pad": { name: "evil-lock", version: "2.0.0" } },
+        }),
+      },
+      {
+        path: "yarn.lock",
+        head: '"left-pad@npm:evil-yarn@^1.0.0":\n  version "1.0.3"\n\n"pad@npm:^2.0.0":\n  version: 2.0.1\n  resolution: "evil-berry@npm:2.0.1"\n',
+      },
+    ]);
+    expect(dependencies.map((d) => `${d.name}@${d.version ?? "-"}`).sort()).toEqual(
+      ["evil-pkg@1.0.0", "ok-name@1.0.0", "evil-lock@2.0.0", "evil-yarn@1.0.3", "evil-berry@2.0.1"].sort(),
+    );
+    expect(invalid).toHaveLength(1);
+    expect(invalid[0]).toMatch(/^package\.json: "x{80}"$/);
+  });
+
   it("reads the lockfiles of pnpm, yarn, Cargo, poetry and Go", () => {
     const { dependencies } = changedDependencies([
       {
@@ -166,7 +190,12 @@ const advisoryCalls = (f: FakeGitHub) => f.calls.filter((c) => c.route === "GET 
 
 describe("new dependencies before the PR", () => {
   it("known malware is never pushed: the task fails naming the package", async () => {
-    const f = await sessionAdding({ "evil-helper": "^1.0.0", "left-pad": "1.3.0" });
+    // A name past GitHub's URL limit beside it must not make the lookup fail open.
+    const f = await sessionAdding({
+      "evil-helper": "^1.0.0",
+      "left-pad": "1.3.0",
+      ["y".repeat(8000)]: "1.0.0",
+    });
     f.seedAdvisory({
       ghsaId: "GHSA-mal0-0000-0001",
       type: "malware",
@@ -177,6 +206,7 @@ describe("new dependencies before the PR", () => {
     });
     const { run, taskId } = await runTask(f);
     expect(run.stdout).toContain("1 malware, 0 high or critical advisories");
+    expect(run.stdout).toContain("names no registry serves");
     const task = (await ledgerOf(f)).tasks.find((t) => t.id === taskId)!;
     expect(task.state).toBe("failed");
     expect(task.history.at(-1)?.reason).toContain("evil-helper (GHSA-mal0-0000-0001)");

@@ -43,30 +43,39 @@ const sameName = (ecosystem: Ecosystem, a: string, b: string) =>
     : a.toLowerCase() === b.toLowerCase();
 
 /**
- * The advisories that affect `deps`: each malware advisory naming one of them (whatever the
- * version: malware is the package itself), and each reviewed one that affects the version asked
- * for (or any version, where none is written). Throws when GitHub cannot be asked.
+ * The advisories that affect `deps`: malware first (by `name@version` where a version is known —
+ * a compromised release is malware of that version — else by name), then the reviewed ones that
+ * affect the version asked for (or any version, where none is written). A request that fails is
+ * told in `errors` and the others still run; nothing is thrown.
  */
-export async function lookUpAdvisories(gh: GitHub, deps: readonly Dependency[]): Promise<AdvisoryHit[]> {
+export async function lookUpAdvisories(
+  gh: GitHub,
+  deps: readonly Dependency[],
+): Promise<{ hits: AdvisoryHit[]; errors: string[] }> {
   const hits = new Map<string, AdvisoryHit>();
+  const errors: string[] = [];
   const byEcosystem = new Map<Ecosystem, Dependency[]>();
   for (const d of deps) byEcosystem.set(d.ecosystem, [...(byEcosystem.get(d.ecosystem) ?? []), d]);
-  for (const [ecosystem, list] of byEcosystem) {
-    const asks: { type: "reviewed" | "malware"; affects: string[] }[] = [
-      { type: "reviewed", affects: list.map((d) => (d.version ? `${d.name}@${d.version}` : d.name)) },
-      { type: "malware", affects: list.map((d) => d.name) },
-    ];
-    for (const ask of asks)
-      for (const part of chunks([...new Set(ask.affects)])) {
-        const advisories = await gh.octokit.paginate(
-          gh.octokit.rest.securityAdvisories.listGlobalAdvisories,
-          {
+  const asked = (d: Dependency) => (d.version ? `${d.name}@${d.version}` : d.name);
+  for (const [ecosystem, list] of byEcosystem)
+    for (const type of ["malware", "reviewed"] as const)
+      for (const part of chunks([...new Set(list.map(asked))])) {
+        let advisories;
+        try {
+          // One page of 100: advisories that affect the versions a diff adds are a handful. One
+          // retry: a lookup that still fails is a warning, not a reason to hold the step.
+          const { data } = await gh.octokit.rest.securityAdvisories.listGlobalAdvisories({
             ecosystem,
-            type: ask.type,
+            type,
             affects: part.join(","),
             per_page: 100,
-          },
-        );
+            request: { retries: 1 },
+          });
+          advisories = data;
+        } catch (error) {
+          errors.push(`${type} advisories for ${ecosystem}: ${(error as Error).message.slice(0, 160)}`);
+          continue;
+        }
         for (const a of advisories) {
           if (a.withdrawn_at) continue;
           for (const v of a.vulnerabilities ?? []) {
@@ -75,7 +84,7 @@ export async function lookUpAdvisories(gh: GitHub, deps: readonly Dependency[]):
             if (!dep) continue;
             hits.set(`${a.ghsa_id} ${dep.name}`, {
               ghsaId: a.ghsa_id,
-              type: ask.type,
+              type,
               severity: a.severity ?? "unknown",
               summary: a.summary.slice(0, 200),
               url: a.html_url,
@@ -84,6 +93,5 @@ export async function lookUpAdvisories(gh: GitHub, deps: readonly Dependency[]):
           }
         }
       }
-  }
-  return [...hits.values()];
+  return { hits: [...hits.values()], errors };
 }

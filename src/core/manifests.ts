@@ -44,27 +44,37 @@ export function manifestKind(file: string): { ecosystem: Ecosystem; parse: Parse
 export function changedDependencies(files: readonly { path: string; base?: string; head?: string }[]): {
   dependencies: Dependency[];
   unreadable: string[];
+  invalid: string[];
 } {
   const found = new Map<string, Dependency>();
   const unreadable: string[] = [];
+  const invalid: string[] = [];
+  // npm and pip read a file with a byte-order mark as if it had none; so do the parsers.
+  const text = (t: string) => t.replace(/^\uFEFF/, "");
   for (const f of files) {
     const kind = manifestKind(f.path);
     if (!kind || f.head === undefined) continue;
     let head: Map<string, string | undefined>;
     try {
-      head = kind.parse(f.head);
+      head = kind.parse(text(f.head));
     } catch {
       unreadable.push(f.path);
       continue;
     }
     let base = new Map<string, string | undefined>();
     try {
-      if (f.base !== undefined) base = kind.parse(f.base);
+      if (f.base !== undefined) base = kind.parse(text(f.base));
     } catch {
       // A base that did not parse: everything the head names is new.
     }
-    for (const [name, version] of head) {
-      if (base.has(name) && base.get(name) === version) continue;
+    for (const [name, raw] of head) {
+      if (base.has(name) && base.get(name) === raw) continue;
+      // No registry serves such a name; asking about it would only make the lookup fail.
+      if (!VALID_NAME[kind.ecosystem].test(name)) {
+        invalid.push(`${f.path}: ${JSON.stringify(name.slice(0, 80))}`);
+        continue;
+      }
+      const version = raw && VALID_VERSION.test(raw) ? raw : undefined;
       const key = `${kind.ecosystem}\u0000${name}`;
       if (!found.has(key))
         found.set(key, {
@@ -75,8 +85,17 @@ export function changedDependencies(files: readonly { path: string; base?: strin
         });
     }
   }
-  return { dependencies: [...found.values()], unreadable };
+  return { dependencies: [...found.values()], unreadable, invalid };
 }
+
+/** What each registry accepts as a package name (npm: 214 characters at most). */
+const VALID_NAME: Record<Ecosystem, RegExp> = {
+  npm: /^(?=.{1,214}$)(?:@[a-z0-9~][a-z0-9._~-]*\/)?[a-z0-9~][a-z0-9._~-]*$/i,
+  pip: /^(?=.{1,200}$)[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$/i,
+  rust: /^[A-Za-z0-9_-]{1,64}$/,
+  go: /^(?=.{1,300}$)[A-Za-z0-9][A-Za-z0-9._~+/-]*$/,
+};
+const VALID_VERSION = /^[0-9A-Za-z][0-9A-Za-z.+~-]{0,63}$/;
 
 /** The version a spec starts from: `^1.2.3` → 1.2.3, `>=2.0` → 2.0.0, `v0.9.1` → 0.9.1. */
 export function lowerBound(spec: string | undefined): string | undefined {
@@ -97,21 +116,26 @@ function packageJson(text: string): Map<string, string | undefined> {
   for (const field of DEPENDENCY_FIELDS) {
     const deps = doc[field];
     if (!deps || typeof deps !== "object") continue;
-    for (const [name, spec] of Object.entries(deps as Record<string, unknown>))
-      // git:, file:, workspace: and aliases name no registry version; the name is still looked up.
-      out.set(
-        name,
-        typeof spec === "string" && /^[\s\d^~<>=v.x*|-]+$/.test(spec) ? lowerBound(spec) : undefined,
-      );
+    for (const [key, spec] of Object.entries(deps as Record<string, unknown>)) {
+      // An alias installs another package under this key: `"left-pad": "npm:other@1.0.0"`.
+      const alias =
+        typeof spec === "string" ? /^npm:((?:@[^@/\s]+\/)?[^@/\s]+)(?:@(.*))?$/.exec(spec.trim()) : null;
+      const [name, range] = alias ? [alias[1]!, alias[2] ?? ""] : [key, typeof spec === "string" ? spec : ""];
+      // git:, file:, workspace: and URLs name no registry version; the name is still looked up.
+      out.set(name, /^[\s\d^~<>=v.x*|-]+$/.test(range) ? lowerBound(range) : undefined);
+    }
   }
   return out;
 }
 
 function npmLock(text: string): Map<string, string | undefined> {
-  const doc = JSON.parse(text) as { packages?: Record<string, { version?: string; link?: boolean }> };
+  const doc = JSON.parse(text) as {
+    packages?: Record<string, { name?: unknown; version?: string; link?: boolean }>;
+  };
   const out = new Map<string, string | undefined>();
   for (const [where, entry] of Object.entries(doc.packages ?? {})) {
-    const name = where.split("node_modules/").pop();
+    // An aliased install records the package it really is in `name`; its path has the alias.
+    const name = typeof entry.name === "string" ? entry.name : where.split("node_modules/").pop();
     if (!where.includes("node_modules/") || !name || entry.link) continue;
     if (!out.has(name)) out.set(name, typeof entry.version === "string" ? entry.version : undefined);
   }
@@ -236,16 +260,31 @@ function pnpmLock(text: string): Map<string, string | undefined> {
   return out;
 }
 
-/** yarn.lock (v1 and berry): an entry's first line names the package, its `version` line the version. */
+/**
+ * yarn.lock (v1 and berry): an entry's first line names the package (or, for an alias
+ * `left-pad@npm:other@^1`, the package it installs); berry's `resolution` line names what it
+ * resolved to, and stands; the `version` line gives the version.
+ */
 function yarnLock(text: string): Map<string, string | undefined> {
   const out = new Map<string, string | undefined>();
-  let current: string | undefined;
+  let entry: { name?: string; resolved?: string; version?: string } = {};
+  const flush = () => {
+    const name = entry.resolved ?? entry.name;
+    if (name && entry.version && !out.has(name)) out.set(name, entry.version);
+    entry = {};
+  };
   for (const line of text.split("\n")) {
-    const entry = /^"?((?:@[^@/\s]+\/)?[^@/\s",]+)@/.exec(line);
-    if (entry && !line.startsWith(" ")) current = entry[1];
+    if (line.trim() && !line.startsWith(" ")) {
+      flush();
+      const head = /^"?((?:@[^@/\s]+\/)?[^@/\s",]+)@(?:npm:((?:@[^@/\s]+\/)?[^@/\s",]+)@)?/.exec(line);
+      entry.name = head ? (head[2] ?? head[1]) : undefined;
+    }
+    const resolution = /^ {2}resolution:? "?((?:@[^@/\s]+\/)?[^@/\s"]+)@/.exec(line);
+    if (resolution) entry.resolved = resolution[1];
     const version = /^ {2}version:? "?([^"\s]+)"?/.exec(line);
-    if (version && current && !out.has(current)) out.set(current, version[1]!);
+    if (version) entry.version = version[1];
   }
+  flush();
   return out;
 }
 

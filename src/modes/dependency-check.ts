@@ -6,6 +6,7 @@ import * as core from "@actions/core";
 import { type AdvisoryHit, lookUpAdvisories } from "../adapters/advisories.js";
 import * as git from "../adapters/git.js";
 import { changedDependencies, type Dependency, manifestKind } from "../core/manifests.js";
+import { oneLine } from "../core/sanitize.js";
 import type { ModeContext } from "./context.js";
 
 export interface DependencyCheck {
@@ -42,17 +43,15 @@ export async function checkDependencies(
       ...(await fileAt(cwd, state.headSha, p).then((t) => (t === undefined ? {} : { head: t }))),
     })),
   );
-  const { dependencies, unreadable } = changedDependencies(files);
+  const { dependencies, unreadable, invalid } = changedDependencies(files);
   const problems = unreadable.length ? [`${unreadable.join(", ")} could not be parsed`] : [];
+  if (invalid.length) problems.push(`names no registry serves: ${invalid.slice(0, 5).join(", ")}`);
   let hits: AdvisoryHit[] = [];
   if (dependencies.length) {
-    try {
-      hits = await lookUpAdvisories(ctx.gh, dependencies);
-    } catch (error) {
-      problems.push(
-        `GitHub's advisory database could not be asked (${(error as Error).message.slice(0, 200)})`,
-      );
-    }
+    const found = await lookUpAdvisories(ctx.gh, dependencies);
+    hits = found.hits;
+    if (found.errors.length)
+      problems.push(`GitHub's advisory database could not be asked (${found.errors.slice(0, 3).join("; ")})`);
   }
   const check: DependencyCheck = {
     checked: dependencies,
@@ -61,11 +60,16 @@ export async function checkDependencies(
     ...(problems.length ? { problem: problems.join("; ") } : {}),
   };
   const names = dependencies.map((d) => `${d.name}${d.version ? `@${d.version}` : ""}`);
+  // Names come from the agent's files: one line, so none of it can be a workflow command.
   core.info(
-    `New or upgraded dependencies: ${names.length ? names.slice(0, 20).join(", ") : "none"}; ` +
-      `${check.malware.length} malware, ${check.severe.length} high or critical advisories.`,
+    oneLine(
+      `New or upgraded dependencies: ${names.length ? names.slice(0, 20).join(", ") : "none"}; ` +
+        `${check.malware.length} malware, ${check.severe.length} high or critical advisories.`,
+      2000,
+    ),
   );
-  if (check.problem) core.warning(`Dependencies not checked for advisories: ${check.problem}.`);
+  if (check.problem)
+    core.warning(oneLine(`Dependencies not checked for advisories: ${check.problem}.`, 2000));
   return check;
 }
 

@@ -36,11 +36,28 @@ export function removeTestUsers(): string[] {
         execFileSync("sleep", ["0.1"]);
       }
     }
+    // A step killed mid-run leaves its checkout's view mounted: unmount it before removing the room
+    // (its lower layer is another test's workspace, read-only but not to be walked into).
+    unmountUnder(path.join(ROOM_ROOT, name));
     rmSync(path.join(ROOM_ROOT, name), { recursive: true, force: true });
     // A test runner user with passwordless sudo (room.test.ts) has its own sudoers entry.
     rmSync(path.join("/etc/sudoers.d", name), { force: true });
   }
   return names;
+}
+
+/** Every mount at or below `dir`, deepest first, lazily unmounted. */
+function unmountUnder(dir: string): void {
+  const mounts = readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((line) =>
+      (line.split(" ")[4] ?? "").replace(/\\([0-7]{3})/g, (_, o: string) =>
+        String.fromCharCode(parseInt(o, 8)),
+      ),
+    )
+    .filter((m) => m === dir || m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) quiet("umount", ["--lazy", "--", m]);
 }
 
 const quiet = (cmd: string, args: string[]): string => {
