@@ -137,7 +137,8 @@ export async function publish(ctx: ModeContext, req: PublishRequest): Promise<Co
   let dependencies: DependencyCheck | undefined;
   if (plan.push !== "none") {
     violations = steps.checkBranch(state, secrets, settings);
-    dependencies = await checkDependencies(ctx, req.cwd, req.baseSha, state);
+    // A push the checks already refuse needs no advisory lookup (each call counts on the token).
+    if (!violations.length) dependencies = await checkDependencies(ctx, req.cwd, req.baseSha, state);
     if (violations.length) core.warning(`Pre-push check failed: ${decide.describeViolations(violations)}`);
     // Known malware is never pushed, nor its tests run.
     else if (plan.push === "pr" && req.baseTests && !dependencies?.malware.length)
