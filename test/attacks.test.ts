@@ -273,6 +273,22 @@ function liveBits(markdown: string, agentMarks: { mention: string; ref: string; 
   walk(tree as unknown as MdNode, false);
   return found;
 }
+/** The text of each table cell that mentions `needle`, as GitHub would split the row. */
+function tableCells(markdown: string, needle: string): string[] {
+  const tree = fromMarkdown(markdown, { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] });
+  const text = (node: MdNode): string => node.value ?? (node.children ?? []).map(text).join("");
+  const cells: string[] = [];
+  const walk = (node: MdNode) => {
+    if (node.type === "tableCell") {
+      const t = text(node);
+      if (t.includes(needle)) cells.push(t);
+      return;
+    }
+    for (const child of node.children ?? []) walk(child);
+  };
+  walk(tree as unknown as MdNode);
+  return cells;
+}
 interface MdNode {
   type: string;
   url?: string;
@@ -327,7 +343,7 @@ fs.writeFileSync(".env\` Closes #77 @evil-admins \`x", "A=1\\n");
   it("a TASK_BLOCKED reason with mentions, links, images and closing keywords is inert in the status comment", async () => {
     const agent = await model([
       {
-        text: "Stuck.\nTASK_BLOCKED: ask @evil-admins, see https://evil.example/p [here](https://evil.example/q) ![t](https://evil.example/t.png) <img src=https://evil.example/i> closes #77",
+        text: "Stuck.\nTASK_BLOCKED: a | b, ask @evil-admins, see https://evil.example/p [here](https://evil.example/q) ![t](https://evil.example/t.png) <img src=https://evil.example/i> closes #77",
       },
     ]);
     const { run, task, n } = await attack({ agent });
@@ -337,6 +353,17 @@ fs.writeFileSync(".env\` Closes #77 @evil-admins \`x", "A=1\\n");
     expect(status).toContain("evil");
     expect(liveBits(status, MARKS)).toEqual([]);
     expect(liveBits(run.summary, MARKS)).toEqual([]);
+    // The digest lists the blocked task with its reason in a table: still nothing live, and the
+    // reason's pipe stays inside its cell.
+    const digest = expectSuccess(
+      await runAction({ mode: "digest", event: workflowDispatchEvent(fake!), fake: fake! }),
+    );
+    runs.push(digest);
+    expect(digest.summary).toContain("evil");
+    expect(liveBits(digest.summary, MARKS)).toEqual([]);
+    const cells = tableCells(digest.summary, "evil");
+    expect(cells.length).toBeGreaterThan(0);
+    for (const c of cells) expect(c).toContain("a | b, ask");
   });
 });
 

@@ -6,6 +6,7 @@ import { gfm } from "micromark-extension-gfm";
 import { describe, expect, it } from "vitest";
 import { publishedMessage, withoutForeignClosers } from "../src/core/commit-message.js";
 import { code, inert } from "../src/core/inert.js";
+import { cell } from "../src/core/status.js";
 
 const parse = (md: string) => fromMarkdown(md, { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] });
 interface Node {
@@ -66,6 +67,20 @@ describe("code", () => {
   it("inside a table row, a pipe does not end the cell", () => {
     const md = `| a | b |\n|---|---|\n| ${code("x|y")} | z |`;
     expect(kinds(md).filter((k) => k === "tableCell")).toHaveLength(4);
+  });
+});
+
+describe("table cells", () => {
+  it("a pipe stays in its cell, whether the text was made inert first or not", () => {
+    for (const raw of ["a | b", "a \\| b", "a \\\\| b", "end |"]) {
+      for (const value of [cell(raw), cell(inert(raw))]) {
+        const md = `| a | b |\n|---|---|\n| ${value} | z |`;
+        expect(
+          kinds(md).filter((k) => k === "tableCell"),
+          value,
+        ).toHaveLength(4);
+      }
+    }
   });
 });
 

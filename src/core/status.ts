@@ -26,7 +26,9 @@ export function money(usd: number): string {
 export function cell(text: string, max = 200): string {
   const flat = text
     .replace(/\s+/g, " ")
-    .replace(/\|/g, "\\|")
+    // A pipe ends a table cell unless an odd run of backslashes escapes it; text already made
+    // inert (core/inert.ts) arrives escaped, and a second escape would end the cell again.
+    .replace(/(?<!\\)((?:\\\\)*)\|/g, "$1\\|")
     .replace(/[<>]/g, (c) => (c === "<" ? "&lt;" : "&gt;"))
     .trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
