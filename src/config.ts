@@ -71,6 +71,12 @@ const run = z.strictObject({
     .describe(
       "A change to the repository's instructions for agents (AGENTS.md, CLAUDE.md, .github/copilot-instructions.md, .github/instructions/): `refuse` opens no PR; `flag` opens it with the change named in its body and the `aegis:instructions-changed` label. Sessions and reviews read the default branch's version either way.",
     ),
+  transcript: z
+    .boolean({ error: "expected true or false" })
+    .default(true)
+    .describe(
+      "Upload each session's transcript (secrets masked) as a workflow artifact, linked from the PR, the status comment and the step summary. Anyone who can read the repository can download it.",
+    ),
   maxChangedFiles: posInt()
     .default(100)
     .describe("Most files a change may touch before the push is refused."),

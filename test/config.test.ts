@@ -33,6 +33,7 @@ describe("config defaults", () => {
         testCommand: "",
         protectedPaths: [],
         instructionChanges: "refuse",
+        transcript: true,
         maxChangedFiles: 100,
         maxDiffBytes: 1_000_000,
         sandbox: "user",

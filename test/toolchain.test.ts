@@ -3,7 +3,6 @@
 // session and in the test ratchet, read-only; the credentials beside it in that HOME stay out of
 // reach of the code the agent plants, and nothing else of the HOME is there.
 import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { promisify } from "node:util";
@@ -13,6 +12,7 @@ import { type FakeAnthropic, startFakeAnthropic, type Turn } from "./harness/fak
 import { DEFAULT_FILES, type FakeGitHub, startFakeGitHub } from "./harness/fake-github.js";
 import type { ActionRun } from "./harness/runner.js";
 import { expectSuccess, ledgerOf, planThenRun } from "./harness/scenario.js";
+import { sudoRunner } from "./harness/sudo-runner.js";
 
 const exec = promisify(execFile);
 const asRoot = process.getuid?.() === 0;
@@ -47,20 +47,6 @@ try { fs.writeFileSync(${JSON.stringify(home)} + "/.cargo/bin/planted", "x"); ou
 fs.writeFileSync("probe.json", JSON.stringify(out, null, 1));
 `;
 
-/** A runner user with passwordless sudo, as GitHub-hosted runners' `runner`. */
-async function sudoRunner(): Promise<{ uid: number; gid: number }> {
-  const name = `aegt-tcrun-${randomBytes(3).toString("hex")}`;
-  await exec("useradd", ["--system", "--no-create-home", "--user-group", name]);
-  cleanups.push(() => exec("userdel", [name]));
-  const sudoers = `/etc/sudoers.d/${name}`;
-  await writeFile(sudoers, `${name} ALL=(ALL) NOPASSWD:ALL\n`, { mode: 0o440 });
-  cleanups.push(() => rm(sudoers, { force: true }));
-  const [uid, gid] = await Promise.all([exec("id", ["-u", name]), exec("id", ["-g", name])]).then((r) =>
-    r.map((x) => Number(x.stdout.trim())),
-  );
-  return { uid: uid!, gid: gid! };
-}
-
 describe.skipIf(!asRoot)("the job's toolchain in the room", () => {
   it.each([
     ["as root (self-hosted runners)", false],
@@ -68,7 +54,7 @@ describe.skipIf(!asRoot)("the job's toolchain in the room", () => {
   ])(
     "%s: a cargo in the runner's HOME runs in the session and the ratchet, read-only; the HOME's credentials stay out of reach",
     async (_name, sudo) => {
-      const asUser = sudo ? await sudoRunner() : undefined;
+      const asUser = sudo ? await sudoRunner(cleanups) : undefined;
       let runnerHome = "";
       fake = await startFakeGitHub({
         users: { maya: "maintain" },
@@ -153,7 +139,7 @@ describe.skipIf(!asRoot)("the job's toolchain in the room", () => {
 
 describe.skipIf(!asRoot)("the README's Node recipe in the room", () => {
   it("a node that actions/setup-node put in the tool cache, and what npm ci installed, run in the session and the ratchet", async () => {
-    const asUser = await sudoRunner();
+    const asUser = await sudoRunner(cleanups);
     // As /opt/hostedtoolcache on a hosted runner: outside HOME, readable by every user.
     const toolCache = await mkdtemp(path.join(os.tmpdir(), "aegis-hostedtoolcache-"));
     cleanups.push(() => rm(toolCache, { recursive: true, force: true }));

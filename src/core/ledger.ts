@@ -60,6 +60,8 @@ export const attemptSchema = z.looseObject({
   model: z.string().optional(),
   /** `none` when the agent shared the runner's OS user (`run.sandbox: none`). */
   sandbox: z.enum(["user", "none"]).optional(),
+  /** The page of the session's transcript artifact. */
+  transcript: z.string().max(2000).optional(),
 });
 
 export const taskSchema = z.looseObject({

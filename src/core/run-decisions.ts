@@ -270,6 +270,8 @@ export interface AttemptRecord {
   sandbox?: "user" | "none";
   /** The fix round this attempt was. */
   fixRound?: number;
+  /** Where the session's transcript can be read (a workflow artifact's page). */
+  transcript?: string;
 }
 
 /**

@@ -3,6 +3,7 @@
 // (they could carry @mentions, tracking images or a secret it read), so they are redacted and
 // shown fenced, as text.
 import { renderToolCalls, type ToolCallLine } from "./tool-calls.js";
+import { type TranscriptLink, transcriptCell } from "./transcript.js";
 import { code, inert } from "./inert.js";
 import { BLOCKED_MARKER, COMPLETE_MARKER } from "./brief.js";
 import type { Violation } from "./secret-scan.js";
@@ -58,6 +59,8 @@ export interface PrFacts {
   ciFiles?: string[];
   /** Instruction files for agents the change touches (`run.instructionChanges: flag`). */
   instructionFiles?: string[];
+  /** The session's transcript artifact (core/transcript.ts). */
+  transcript?: TranscriptLink;
   /** The new dependencies' look-up in GitHub's advisory database (modes/dependency-check.ts). */
   dependencies?: {
     checked: number;
@@ -91,6 +94,8 @@ export function prBody(f: PrFacts): string {
     ["Change", `${f.commits} commit(s), ${f.files} file(s)`],
   ];
   if (f.model) rows.push(["Model", `\`${sanitizeLine(f.model, 80)}\``]);
+  const transcript = transcriptCell(f.transcript);
+  if (transcript) rows.push(["Transcript", transcript]);
   const out = [
     `Fixes #${f.issue}`,
     "",
@@ -198,6 +203,7 @@ export interface RunSummary {
   egress?: EgressFigures;
   /** The session's tool calls, their inputs already masked (core/tool-calls.ts). */
   toolCalls?: { calls: ToolCallLine[]; total: number };
+  transcript?: TranscriptLink;
 }
 
 export interface EgressFigures {
@@ -249,6 +255,8 @@ export function renderRunSummary(s: RunSummary): string {
     ["Egress (run.egress)", s.egress ? cell(describeEgress(s.egress), 400) : "not limited"],
   ];
   if (s.model) rows.push(["Model", s.model]);
+  const transcript = transcriptCell(s.transcript);
+  if (transcript) rows.push(["Transcript", transcript]);
   if (s.leftOut?.length) rows.push(["Left uncommitted", s.leftOut.map((p) => code(p, 60)).join(", ")]);
   out.push("| | |", "|---|---|", ...rows.map(([k, v]) => `| ${k} | ${v} |`), "");
   if (s.toolCalls) out.push(renderToolCalls(s.toolCalls.calls, s.toolCalls.total));

@@ -1,6 +1,7 @@
 // The one status comment per issue, edited in place as the task moves. Pure.
 import type { Config } from "../config.js";
 import type { Task } from "./ledger.js";
+import { transcriptCell } from "./transcript.js";
 
 export const STATUS_MARKER = "<!-- aegis:status -->";
 export const NOTICE_MARKER = "<!-- aegis:notice -->";
@@ -58,6 +59,9 @@ export function renderStatusComment(task: Task, config: Config): string {
   if (attempt?.sandbox === "none")
     rows.push(["Sandbox", "⚠️ none: the agent shared the runner's OS user (`run.sandbox: none`)"]);
   if (task.pr) rows.push(["Pull request", `#${task.pr.number}`]);
+  const read = [...task.attempts].reverse().find((a) => a.transcript);
+  const transcript = transcriptCell(read?.transcript);
+  if (read && transcript) rows.push([`Transcript (attempt ${read.number})`, transcript]);
   if (task.turns) rows.push(["Turns", String(task.turns)]);
   if (task.costUsd) rows.push(["Cost", money(task.costUsd)]);
   if (task.review) rows.push(["Review", task.review.verdict]);

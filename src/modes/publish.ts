@@ -18,6 +18,7 @@ import * as decide from "../core/run-decisions.js";
 import { planFixRound } from "../core/fix-rounds.js";
 import { agentSummary, describeEgress, failureComment, prBody, prTitle } from "../core/run-report.js";
 import type { Violation } from "../core/secret-scan.js";
+import type { TranscriptLink } from "../core/transcript.js";
 import type { AgentRoom, Sealed } from "../room/agent-room.js";
 import type { ModeContext } from "./context.js";
 import {
@@ -28,6 +29,7 @@ import {
 } from "./dependency-check.js";
 import type { Claimed, Conclusion } from "./run-attempt.js";
 import * as steps from "./run-steps.js";
+import { publishTranscript } from "./transcript.js";
 
 export interface PublishRequest {
   claim: Claimed;
@@ -167,6 +169,13 @@ export async function publish(ctx: ModeContext, req: PublishRequest): Promise<Co
   // The wall: nothing of the room runs from here on, while the token is in use.
   const reaped = await req.agentRoom.room.reap();
   if (reaped) core.info(`Stopped ${reaped} process(es) of the room before publishing.`);
+  const transcript = await publishTranscript(ctx, req.agentRoom, {
+    taskId: task.id,
+    attempt: attemptNumber,
+    ...(task.fixRound ? { fixRound: task.fixRound } : {}),
+    ...(session.sessionId ? { sessionId: session.sessionId } : {}),
+    secrets,
+  });
 
   let branchSha = req.continued ? req.startSha : undefined;
   if (plan.push !== "none" && settings.dryRun) {
@@ -214,7 +223,7 @@ export async function publish(ctx: ModeContext, req: PublishRequest): Promise<Co
   const published = { ...state, headSha: branchSha ?? state.headSha };
   const pr =
     plan.push === "pr"
-      ? await openPull(ctx, req, task, { outcome, state: published, tests, dependencies })
+      ? await openPull(ctx, req, task, { outcome, state: published, tests, dependencies, transcript })
       : undefined;
 
   const leftOut = req.sealed.leftOut.filter((p) => decide.isSecretLikePath(p));
@@ -239,6 +248,7 @@ export async function publish(ctx: ModeContext, req: PublishRequest): Promise<Co
     ...(violations?.length ? { checks: decide.describeViolations(violations).slice(0, 500) } : {}),
     sandbox: req.agentRoom.room.sandbox,
     ...(task.fixRound ? { fixRound: task.fixRound } : {}),
+    ...(transcript && "url" in transcript ? { transcript: transcript.url } : {}),
   };
   const testFailed = branchTests !== undefined && !branchTests.passed;
   const malware = Boolean(dependencies?.malware.length);
@@ -264,6 +274,7 @@ export async function publish(ctx: ModeContext, req: PublishRequest): Promise<Co
     ...(violations ? { violations } : {}),
     ...(tests ? { tests } : {}),
     ...(egress ? { egress } : {}),
+    ...(transcript ? { transcript } : {}),
   };
 }
 
@@ -271,7 +282,13 @@ async function openPull(
   ctx: ModeContext,
   req: PublishRequest,
   task: Task,
-  what: { outcome: OutcomeResult; state: git.BranchState; tests?: string; dependencies?: DependencyCheck },
+  what: {
+    outcome: OutcomeResult;
+    state: git.BranchState;
+    tests?: string;
+    dependencies?: DependencyCheck;
+    transcript?: TranscriptLink | undefined;
+  },
 ) {
   const { config } = ctx.settings;
   const leftOut = req.sealed.leftOut.filter((p) => decide.isSecretLikePath(p));
@@ -298,6 +315,7 @@ async function openPull(
     instructionFiles,
     ...(what.dependencies ? { dependencies: dependencyFacts(what.dependencies) } : {}),
     ...(fixRound ? { fixRound } : {}),
+    ...(what.transcript ? { transcript: what.transcript } : {}),
   });
   // A fix round's commits went onto the PR's own branch: the same PR, its body brought up to date.
   const opened =

@@ -6,6 +6,7 @@ import type { Task } from "../core/ledger.js";
 import type { OutcomeResult } from "../core/outcome.js";
 import type * as decide from "../core/run-decisions.js";
 import type { Violation } from "../core/secret-scan.js";
+import type { TranscriptLink } from "../core/transcript.js";
 
 /** A task this run claimed in the ledger, and the ledger as the claim left it. */
 export interface Claimed {
@@ -30,6 +31,7 @@ export interface Conclusion extends Claimed {
   /** False when the agent shared the runner's user (`run.sandbox: none`): the summary says so. */
   sandboxed?: boolean;
   egress?: { refused: number; destinations: string[] };
+  transcript?: TranscriptLink;
 }
 
 /** What `run` mode reports (outputs and the step summary). */

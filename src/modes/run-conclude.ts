@@ -68,6 +68,7 @@ export async function conclude(ctx: ModeContext, c: Conclusion): Promise<RunRepo
     ...(c.model ? { model: c.model } : {}),
     ...(c.leftOut?.length ? { leftOut: c.leftOut } : {}),
     ...(c.egress ? { egress: c.egress } : {}),
+    ...(c.transcript ? { transcript: c.transcript } : {}),
     ...(c.session?.toolCalls
       ? {
           toolCalls: {

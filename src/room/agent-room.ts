@@ -6,7 +6,7 @@
 // loopback proxy of the action's with a placeholder key, and git inside the room has no token.
 //
 // The publisher (publish.ts) takes the bundle, checks it and pushes; it never runs code in here.
-import { mkdir } from "node:fs/promises";
+import { mkdir, realpath } from "node:fs/promises";
 import path from "node:path";
 import * as cache from "@actions/cache";
 import * as core from "@actions/core";
@@ -25,7 +25,8 @@ import type { ScrubPlan } from "./checkout-copy.js";
 import { startModelProxy, type ModelProxy, type ProxySpend } from "./model-proxy.js";
 import { openRoom, type Room } from "./room.js";
 import { closeRunnerTo, handCheckoutOver, jobToolchain } from "./runner-access.js";
-import { restoreSession, saveSession } from "./session-store.js";
+import { projectKey, restoreSession, saveSession } from "./session-store.js";
+import { readSessionTranscript } from "./transcript-file.js";
 import { type StagedTool, stageHooks, stageNode, stageTool } from "./stage.js";
 import { runTestCommand } from "./test-command.js";
 
@@ -51,11 +52,18 @@ export interface AgentRoom {
   seal(opts: { leaveOut: (p: string) => boolean; message: string }): Promise<Sealed>;
   /** Saves the session's transcript to the Actions cache for the next attempt. */
   saveSession(attempt: number, sessionId: string, knownSecrets: string[]): Promise<void>;
+  /**
+   * The session's transcript, read after every process of the room is gone and its HOME is the
+   * action's again; with the room's folders a reader would rather see short.
+   */
+  transcript(sessionId: string): Promise<RoomTranscript>;
   /** What the model proxy counted of the session's calls (the cost recorded is this one). */
   spend(): ProxySpend;
   /** Reaps, removes the room and stops the proxy; never throws. */
   close(): Promise<void>;
 }
+
+export type RoomTranscript = { text: string; paths: { from: string; to: string }[] } | { reason: string };
 
 export type SessionRequest = Omit<
   ClaudeSessionOptions,
@@ -277,6 +285,23 @@ function makeAgentRoom(ctx: ModeContext, room: Room, parts: RoomParts): AgentRoo
       await core.group("Save the session for the next attempt", () =>
         saveSession({ ...parts.store, attempt, sessionId, knownSecrets }),
       );
+    },
+    async transcript(sessionId) {
+      await room.reap();
+      await room.reclaim(room.home);
+      const read = await readSessionTranscript(room.home, room.work, sessionId);
+      if ("reason" in read) return read;
+      const real = await realpath(room.work).catch(() => room.work);
+      const paths = [
+        // Claude Code names its project folder after the checkout's path, escaped.
+        { from: projectKey(real), to: "checkout" },
+        { from: real, to: "<checkout>" },
+        { from: room.work, to: "<checkout>" },
+        { from: room.home, to: "~" },
+        { from: room.tools, to: "<aegis-tools>" },
+        { from: room.base, to: "<room>" },
+      ];
+      return { text: read.text, paths };
     },
     spend: () => parts.proxy.spend(),
     close: parts.close,

@@ -48,7 +48,7 @@ export const SIDECAR_MAX_BYTES = 256 * 1024 * 1024;
 
 const TASK_ID = /^[A-Za-z0-9._]+(?:-[A-Za-z0-9._]+)*$/;
 /** Claude Code session ids are UUIDs; the id becomes a file name, so nothing else gets through. */
-const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface SessionStoreOptions {
   cache: CacheLike;
