@@ -1,5 +1,6 @@
 // The digest: the step summary a maintainer reads instead of logs. Pure — it renders a ledger
 // snapshot at a given time; the digest mode reads the ledger and writes the result.
+import { renderOutcomes } from "./digest-outcomes.js";
 import { code } from "./inert.js";
 import type { Config } from "../config.js";
 import { budgetState } from "./queue.js";
@@ -116,6 +117,7 @@ export function renderDigest(input: DigestInput): string {
   out.push(...renderRecent(input, links));
   out.push(...renderQueue(ledger, config, now, links));
   out.push(...renderWindows(ledger, now));
+  out.push(...renderOutcomes(ledger, now));
   out.push(...renderBudgets(budget, config));
   out.push(...renderCategories(ledger, now));
   out.push(...renderBreaker(ledger, config));

@@ -7,7 +7,7 @@
  */
 import type { Config } from "../config.js";
 import { canApprove, type Sender } from "./governance.js";
-import type { Ledger, Task } from "./ledger.js";
+import type { Ledger, RoundKind, Task } from "./ledger.js";
 import { transition } from "./lifecycle.js";
 import type { Plan } from "./run-decisions.js";
 
@@ -24,11 +24,12 @@ export type FixDecision =
 function queueRound(
   task: Task,
   config: Config,
-  meta: { actor: string; why: string; now: string; runId?: string },
+  meta: { kind: RoundKind; actor: string; why: string; now: string; runId?: string },
 ): number {
   const round = (task.fixRounds ?? 0) + 1;
   task.fixRounds = round;
   task.fixRound = round;
+  task.roundsBy = { ...task.roundsBy, [meta.kind]: (task.roundsBy?.[meta.kind] ?? 0) + 1 };
   transition(task, {
     to: "queued",
     actor: meta.actor,
@@ -66,6 +67,7 @@ export function requestFixRound(
       notice: `Task \`${task.id}\` has had all ${config.review.maxFixRounds} of its fix rounds (\`review.maxFixRounds\`), so \`${config.fixLabel}\` was removed. Fix the pull request by hand, or close it and re-add \`${config.triggerLabel}\` to the issue to start over.`,
     };
   const round = queueRound(task, config, {
+    kind: "label",
     actor: sender.login,
     why: `requested by @${sender.login}`,
     now: ctx.now,
@@ -84,6 +86,7 @@ export function autoFixRound(
   if (rounds >= config.review.autoFix || rounds >= config.review.maxFixRounds) return undefined;
   if (!(FIXABLE as readonly string[]).includes(task.state)) return undefined;
   return queueRound(task, config, {
+    kind: "review",
     actor: "aegis review",
     why: `started by itself after a CRITICAL review (review.autoFix: ${config.review.autoFix})`,
     ...meta,

@@ -36,6 +36,10 @@ const transitionSchema = z.looseObject({
   runId: z.string().optional(),
 });
 
+/** What started a fix round. */
+export const roundKind = z.enum(["label", "review", "command", "ci", "base"]);
+export type RoundKind = z.infer<typeof roundKind>;
+
 /** Money: finite, never negative, and below any figure a real budget reaches (a lie of $4e9 is refused). */
 const usd = z.number().min(0).max(1_000_000);
 
@@ -80,7 +84,14 @@ export const taskSchema = z.looseObject({
   approvedBy: z.looseObject({ login: z.string(), at: isoTime }).optional(),
   branch: z.string().optional(),
   pr: z
-    .looseObject({ number: z.int().positive(), url: z.string(), merged: z.boolean().optional() })
+    .looseObject({
+      number: z.int().positive(),
+      url: z.string(),
+      merged: z.boolean().optional(),
+      /** How and when the PR ended (core/outcomes.ts). */
+      ended: z.enum(["merged", "closed"]).optional(),
+      endedAt: isoTime.optional(),
+    })
     .optional(),
   attempts: z.array(attemptSchema),
   costUsd: usd,
@@ -93,6 +104,8 @@ export const taskSchema = z.looseObject({
   /** Fix rounds started (by label or by themselves); `fixRound` is the one queued or running. */
   fixRounds: z.int().min(0).optional(),
   fixRound: z.int().positive().optional(),
+  /** Fix rounds by what started them: `label`, `review`, `command`, `ci`, `base`. */
+  roundsBy: z.partialRecord(roundKind, z.int().min(0)).optional(),
   review: z
     .looseObject({
       verdict: z.string(),
@@ -103,6 +116,20 @@ export const taskSchema = z.looseObject({
     })
     .optional(),
   history: z.array(transitionSchema).min(1),
+});
+
+export const outcomeSchema = z.looseObject({
+  taskId: z.string(),
+  issue: z.int().positive(),
+  pr: z.int().positive(),
+  category: z.string(),
+  openedAt: isoTime,
+  endedAt: isoTime,
+  ended: z.enum(["merged", "closed"]),
+  revertedAt: isoTime.optional(),
+  costUsd: usd,
+  rounds: z.int().min(0),
+  roundsBy: z.partialRecord(roundKind, z.int().min(0)).optional(),
 });
 
 /** Finished tasks leave the live list after a while and are kept as counts per UTC day. */
@@ -127,6 +154,8 @@ export const ledgerSchema = z.looseObject({
     since: isoTime.optional(),
   }),
   rollups: z.record(z.string().regex(/^\d{4}-\d\d-\d\d$/), dayRollupSchema),
+  /** How each PR ended, for the last 35 days (core/outcomes.ts); absent in older ledgers. */
+  outcomes: z.array(outcomeSchema).optional(),
 });
 
 export type Transition = z.infer<typeof transitionSchema>;
@@ -134,6 +163,7 @@ export type Attempt = z.infer<typeof attemptSchema>;
 export type Task = z.infer<typeof taskSchema>;
 export type DayRollup = z.infer<typeof dayRollupSchema>;
 export type Ledger = z.infer<typeof ledgerSchema>;
+export type PrOutcome = z.infer<typeof outcomeSchema>;
 
 /** A ledger that cannot be read safely. The action stops and never overwrites it. */
 export class LedgerError extends Error {

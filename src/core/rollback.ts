@@ -1,6 +1,7 @@
 // Rollback decisions: whether an `aegis-revert` label on a pull request is honoured, what the
 // revert branch, commit and pull request say, and how the ledger records it. Pure: the I/O
 // lives in src/modes/rollback.ts and src/adapters/revert-git.ts.
+import { recordPrRevert } from "./outcomes.js";
 import { code } from "./inert.js";
 import type { Ledger, Task } from "./ledger.js";
 import { findTask } from "./lifecycle.js";
@@ -178,6 +179,7 @@ export function recordRevert(ledger: Ledger, taskId: string, record: RevertRecor
   const existing = revertOf(task);
   if (existing) return existing;
   (task as Task & { revert?: RevertRecord }).revert = record;
+  recordPrRevert(ledger, taskId, record.at);
   // A rollback is news about the task: it stays in the live ledger as long as a fresh ending would.
   task.updatedAt = record.at;
   return record;

@@ -51,7 +51,12 @@ type Payload = {
   action?: string;
   label?: { name?: string };
   issue?: RawIssue & { pull_request?: unknown };
-  pull_request?: { number: number; merged?: boolean | null };
+  pull_request?: {
+    number: number;
+    merged?: boolean | null;
+    merged_at?: string | null;
+    closed_at?: string | null;
+  };
   sender?: { login: string; type?: string };
 };
 
@@ -284,9 +289,11 @@ async function gatherEvent(ctx: ModeContext, ledger: Ledger, work: EventWork): P
   if (payload.action === "closed" && payload.pull_request) {
     // Merged or closed: the task ends now rather than at the next hourly sweep, so work that
     // depends on it is claimed in this run. The payload says it all; no request needed.
-    const { number, merged } = payload.pull_request;
+    const { number, merged, merged_at, closed_at } = payload.pull_request;
     const task = ledger.tasks.find((t) => t.pr?.number === number);
-    if (task) work.pulls.push({ taskId: task.id, merged: merged === true, closed: true });
+    const at = (merged ? merged_at : closed_at) ?? undefined;
+    if (task)
+      work.pulls.push({ taskId: task.id, merged: merged === true, closed: true, ...(at ? { at } : {}) });
     else core.info(`Pull request #${number} belongs to no aegis task.`);
     return;
   }

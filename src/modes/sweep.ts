@@ -6,6 +6,7 @@ import { canApprove, issueViewOf, type IssueView, type Sender } from "../core/go
 import { labelDefinitions, stateLabelChanges } from "../core/labels.js";
 import type { Ledger, Task } from "../core/ledger.js";
 import { findTask, OPEN_STATES, openTaskForIssue, transition } from "../core/lifecycle.js";
+import { recordPrEnd } from "../core/outcomes.js";
 import type { ModeContext } from "./context.js";
 import type { PlanLine } from "./plan-summary.js";
 
@@ -22,7 +23,7 @@ export interface SweepFindings {
   /** Open tasks whose issue is closed, deleted, or no longer carries the trigger label. */
   ended: { taskId: string; why: string; merged: boolean }[];
   /** PR state of tasks with an open PR. */
-  prs: { taskId: string; merged: boolean; closed: boolean }[];
+  prs: { taskId: string; merged: boolean; closed: boolean; at?: string }[];
   /** Open aegis PRs carrying `fixLabel`, with who added it. */
   fixes: FixRequest[];
   /** Fixes state labels that drifted; `skip` holds issues this run already mirrored. */
@@ -88,7 +89,15 @@ export async function gatherSweep(ctx: ModeContext, ledger: Ledger): Promise<Swe
         return null;
       });
       if (pr === undefined) prs.push({ taskId: task.id, merged: false, closed: true });
-      else if (pr) prs.push({ taskId: task.id, merged: pr.merged === true, closed: pr.state === "closed" });
+      else if (pr) {
+        const at = (pr.merged ? pr.merged_at : pr.closed_at) ?? undefined;
+        prs.push({
+          taskId: task.id,
+          merged: pr.merged === true,
+          closed: pr.state === "closed",
+          ...(at ? { at } : {}),
+        });
+      }
       continue;
     }
     if (listedNumbers.has(task.issue) || task.state === "running") continue;
@@ -146,6 +155,11 @@ export function applySweep(draft: Ledger, findings: SweepFindings, ctx: ModeCont
   return lines;
 }
 
+/** GitHub's timestamp as the ledger writes times, or undefined when it is not one. */
+function validTime(at: string | undefined): string | undefined {
+  return at && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(at) ? at : undefined;
+}
+
 /**
  * Merged → done, closed → cancelled, for tasks still waiting on their PR. Shared by the sweep
  * and the `pull_request: closed` event, which brings the news at once. Pure apart from the clock.
@@ -153,11 +167,11 @@ export function applySweep(draft: Ledger, findings: SweepFindings, ctx: ModeCont
 export function applyPullStates(draft: Ledger, prs: SweepFindings["prs"], ctx: ModeContext): PlanLine[] {
   const now = ctx.now();
   const lines: PlanLine[] = [];
-  for (const { taskId, merged, closed } of prs) {
+  for (const { taskId, merged, closed, at } of prs) {
     const task = findTask(draft, taskId);
     if (!task?.pr || !(task.state === "pr-open" || task.state === "reviewed")) continue;
     if (!merged && !closed) continue;
-    if (merged) task.pr = { ...task.pr, merged: true };
+    recordPrEnd(draft, task, merged ? "merged" : "closed", validTime(at) ?? now, now);
     const to = merged ? "done" : "cancelled";
     const reason = `pull request #${task.pr.number} was ${merged ? "merged" : "closed without merging"}`;
     transition(task, { to, actor: "aegis", reason, now, runId: ctx.settings.context.runId });
