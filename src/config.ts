@@ -131,6 +131,16 @@ const review = z.strictObject({
     .describe("Most fix rounds of a task, by label or by themselves; the label is refused after that."),
 });
 
+const shepherd = z.strictObject({
+  command: z
+    .string({ error: "expected a command word such as /aegis" })
+    .regex(/^\/[A-Za-z0-9_-]+$/, { error: "expected a slash and a word, such as /aegis" })
+    .default("/aegis")
+    .describe(
+      "A comment on an aegis PR whose first line starts with this, by someone with write permission, starts a fix round carrying the request.",
+    ),
+});
+
 const breaker = z.strictObject({
   threshold: posInt()
     .default(3)
@@ -165,6 +175,7 @@ export const configSchema = z
     run: run.default(run.parse({})),
     budgets: budgets.default(budgets.parse({})),
     review: review.default(review.parse({})),
+    shepherd: shepherd.default(shepherd.parse({})),
     breaker: breaker.default(breaker.parse({})),
     models: z
       .record(z.string().min(1), z.string({ error: "expected a model name" }).min(1), {

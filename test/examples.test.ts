@@ -102,6 +102,10 @@ describe.each(workflows)("$name", ({ name, text, wf }) => {
     expect(wf.on.pull_request).toEqual({ types: ["labeled", "closed"] });
     expect((wf.on.schedule as { cron: string }[])[0]!.cron).toMatch(/^\d+ \* \* \* \*$/);
     expect(wf.on).toHaveProperty("workflow_dispatch");
+    // Maintainers' `/aegis` commands: in the conversation, on the diff, as a review's body.
+    expect(wf.on.issue_comment).toEqual({ types: ["created"] });
+    expect(wf.on.pull_request_review_comment).toEqual({ types: ["created"] });
+    expect(wf.on.pull_request_review).toEqual({ types: ["submitted"] });
   });
 
   it("chains plan → run → review → digest with the right conditions", () => {

@@ -172,6 +172,47 @@ export class GitHub {
     }
   }
 
+  /**
+   * A reaction on a conversation comment or an inline review comment. GitHub answers 200 with
+   * the existing reaction when the same user reacts twice, so a retry never doubles it.
+   */
+  async react(
+    on: "conversation" | "inline",
+    commentId: number,
+    content: "eyes" | "+1" | "rocket",
+  ): Promise<void> {
+    if (this.skipWrite(`react ${content} on comment ${commentId}`)) return;
+    const params = { owner: this.owner, repo: this.repo, comment_id: commentId, content };
+    if (on === "conversation") await this.octokit.rest.reactions.createForIssueComment(params);
+    else await this.octokit.rest.reactions.createForPullRequestReviewComment(params);
+  }
+
+  /** A reply in an inline comment's thread; after a lost answer, the reply already there is found. */
+  async replyToReviewComment(pr: number, commentId: number, body: string): Promise<number> {
+    if (this.skipWrite(`reply on #${pr}`)) return 0;
+    const params = { owner: this.owner, repo: this.repo, pull_number: pr, comment_id: commentId, body };
+    try {
+      const { data } = await this.octokit.rest.pulls.createReplyForReviewComment({
+        ...params,
+        request: { retries: 0 },
+      });
+      return data.id;
+    } catch (error) {
+      const status = statusOf(error);
+      if (status >= 400 && status < 500) throw error;
+      const { data: thread } = await this.octokit.rest.pulls.listReviewComments({
+        owner: this.owner,
+        repo: this.repo,
+        pull_number: pr,
+        per_page: 100,
+      });
+      const landed = thread.filter((c) => c.in_reply_to_id === commentId && c.body === body).at(-1);
+      if (landed) return landed.id;
+      const { data } = await this.octokit.rest.pulls.createReplyForReviewComment(params);
+      return data.id;
+    }
+  }
+
   /** The newest comment on the issue with this body, created since `since` (ms) less clock skew. */
   private async findOwnComment(
     issueNumber: number,

@@ -6,6 +6,7 @@
  * lifecycle: safe to re-apply on a fresh ledger.
  */
 import type { Config } from "../config.js";
+import type { CommandRequest } from "./commands.js";
 import { canApprove, type Sender } from "./governance.js";
 import type { Ledger, RoundKind, Task } from "./ledger.js";
 import { transition } from "./lifecycle.js";
@@ -40,16 +41,27 @@ function queueRound(
   return round;
 }
 
-/** `fixLabel` added to PR `pr` by `sender`. */
+/** `fixLabel` added to PR `pr` by `sender`, or `sender`'s `/aegis` command on it. */
 export function requestFixRound(
   draft: Ledger,
   pr: number,
   sender: Sender,
-  ctx: { config: Config; now: string; runId?: string },
+  ctx: { config: Config; now: string; runId?: string; command?: CommandRequest },
 ): FixDecision {
-  const { config } = ctx;
+  const { config, command } = ctx;
   const task = draft.tasks.find((t) => t.pr?.number === pr && !t.pr.merged);
   if (!task) return { kind: "noop", reason: `#${pr} belongs to no open aegis task` };
+  // Anyone else's command starts nothing and is answered by nothing: no notice to spam with.
+  if (command && (!canApprove(sender.permission) || sender.isBot))
+    return {
+      kind: "noop",
+      task,
+      reason: `@${sender.login} has ${sender.permission} permission; the command starts nothing`,
+    };
+  // The same comment delivered twice (a redelivered event, the sweep after the event).
+  if (command && task.command?.commentId === command.commentId)
+    return { kind: "noop", task, reason: `the command in comment ${command.commentId} was already taken` };
+  const what = command ? `\`${config.shepherd.command}\`` : `\`${config.fixLabel}\``;
   if (!canApprove(sender.permission) || sender.isBot)
     return {
       kind: "refused",
@@ -64,15 +76,16 @@ export function requestFixRound(
       kind: "refused",
       task,
       reason: `task ${task.id} had its ${config.review.maxFixRounds} fix round(s)`,
-      notice: `Task \`${task.id}\` has had all ${config.review.maxFixRounds} of its fix rounds (\`review.maxFixRounds\`), so \`${config.fixLabel}\` was removed. Fix the pull request by hand, or close it and re-add \`${config.triggerLabel}\` to the issue to start over.`,
+      notice: `Task \`${task.id}\` has had all ${config.review.maxFixRounds} of its fix rounds (\`review.maxFixRounds\`), so ${command ? `${what} starts no round` : `${what} was removed`}. Fix the pull request by hand, or close it and re-add \`${config.triggerLabel}\` to the issue to start over.`,
     };
   const round = queueRound(task, config, {
-    kind: "label",
+    kind: command ? "command" : "label",
     actor: sender.login,
-    why: `requested by @${sender.login}`,
+    why: command ? `asked for by @${sender.login} with ${what}` : `requested by @${sender.login}`,
     now: ctx.now,
     ...(ctx.runId ? { runId: ctx.runId } : {}),
   });
+  if (command) task.command = { ...command, round };
   return { kind: "queued", task, round };
 }
 

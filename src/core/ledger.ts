@@ -104,6 +104,21 @@ export const taskSchema = z.looseObject({
   /** Fix rounds started (by label or by themselves); `fixRound` is the one queued or running. */
   fixRounds: z.int().min(0).optional(),
   fixRound: z.int().positive().optional(),
+  /** The maintainer's `/aegis` command the queued or last command round answers (core/commands.ts). */
+  command: z
+    .looseObject({
+      source: z.enum(["conversation", "inline", "review"]),
+      commentId: z.int().positive(),
+      author: z.string(),
+      text: z.string().max(4000),
+      path: z.string().optional(),
+      line: z.int().positive().optional(),
+      at: isoTime,
+      round: z.int().positive().optional(),
+      /** Set once the round's reply is posted. */
+      replied: z.boolean().optional(),
+    })
+    .optional(),
   /** Fix rounds by what started them: `label`, `review`, `command`, `ci`, `base`. */
   roundsBy: z.partialRecord(roundKind, z.int().min(0)).optional(),
   review: z

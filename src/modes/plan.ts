@@ -21,7 +21,9 @@ import { DUPLICATE_LABEL, labelDefinitions } from "../core/labels.js";
 import type { Ledger, Task } from "../core/ledger.js";
 import { openTaskForIssue } from "../core/lifecycle.js";
 import { renderNotice, renderStatusComment } from "../core/status.js";
+import type { CommandRequest } from "../core/commands.js";
 import { type FixDecision, requestFixRound } from "../core/fix-rounds.js";
+import { acknowledgeCommand, COMMAND_EVENTS, gatherCommand } from "./commands.js";
 import type { ModeContext } from "./context.js";
 import { mirrorChanges } from "./effects.js";
 import { applyPullStates, type FixRequest, applySweep, gatherSweep, type SweepFindings } from "./sweep.js";
@@ -87,6 +89,9 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
   const { eventName } = settings.context;
   if (eventName === "issues" || eventName === "pull_request" || eventName === "pull_request_target") {
     await core.group("Read the event", () => gatherEvent(ctx, snapshot.ledger, work));
+  } else if (COMMAND_EVENTS.includes(eventName)) {
+    const command = await core.group("Read the comment", () => gatherCommand(ctx, eventName));
+    if (command) work.fixes.push(command);
   } else if (eventName === "schedule" || eventName === "workflow_dispatch") {
     sweep = await core.group("Sweep open issues", () => gatherSweep(ctx, snapshot.ledger));
     work.intents.push(...sweep.missed.map((m) => ({ ...m, via: "sweep" as const })));
@@ -102,7 +107,7 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
   const decide = (draft: Ledger, commentIds: ReadonlyMap<number, number>) => {
     const lines: PlanLine[] = [];
     const created: Task[] = [];
-    const fixes: { pr: number; decision: FixDecision }[] = [];
+    const fixes: { pr: number; decision: FixDecision; command?: CommandRequest }[] = [];
     const breaker = dispatcher ? resetBreaker(draft, dispatcher, config, ctx.now()) : undefined;
     if (sweep) lines.push(...applySweep(draft, sweep, ctx));
     lines.push(...applyPullStates(draft, work.pulls, ctx));
@@ -137,13 +142,14 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
           detail: "no task yet; honoured when the trigger label is added",
         });
     }
-    for (const { pr, sender } of work.fixes) {
+    for (const { pr, sender, command } of work.fixes) {
       const decision = requestFixRound(draft, pr, sender, {
         config,
         now: ctx.now(),
         runId: settings.context.runId,
+        ...(command ? { command } : {}),
       });
-      fixes.push({ pr, decision });
+      fixes.push({ pr, decision, ...(command ? { command } : {}) });
       const issue = decision.task?.issue ?? pr;
       if (decision.kind === "queued")
         lines.push({
@@ -219,7 +225,13 @@ export async function plan(ctx: ModeContext): Promise<{ tasks: string[] }> {
         .catch((e: unknown) => warn(refused.issue, e));
     }
     // The fix label is consumed (a round queued or not); a refusal says why on the PR.
-    for (const { pr, decision } of fixes) {
+    for (const { pr, decision, command } of fixes) {
+      if (command) {
+        if (decision.kind === "queued") await acknowledgeCommand(ctx, command);
+        else if (decision.kind === "refused")
+          await gh.createComment(pr, renderNotice(decision.notice)).catch((e: unknown) => warn(pr, e));
+        continue;
+      }
       await gh.removeLabel(pr, config.fixLabel).catch((e: unknown) => warn(pr, e));
       if (decision.kind === "refused")
         await gh.createComment(pr, renderNotice(decision.notice)).catch((e: unknown) => warn(pr, e));

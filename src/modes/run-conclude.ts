@@ -6,6 +6,7 @@ import * as decide from "../core/run-decisions.js";
 import { redactAll, renderRunSummary, type RunSummary } from "../core/run-report.js";
 import { SHARED_USER_NOTE } from "../room/agent-room.js";
 import type { ModeContext } from "./context.js";
+import { replyToCommand } from "./commands.js";
 import { checkContention } from "./contention.js";
 import { mirrorTask } from "./effects.js";
 import type { Conclusion, RunReport } from "./run-attempt.js";
@@ -18,15 +19,22 @@ export async function conclude(ctx: ModeContext, c: Conclusion): Promise<RunRepo
   const written = await core.group("Record the attempt", () =>
     store.update(
       `run ${c.task.id}: ${c.plan.state}`,
-      (draft) =>
-        decide.closeAttempt(draft, c.task.id, c.attemptNumber, record, c.plan, {
+      (draft) => {
+        const closed = decide.closeAttempt(draft, c.task.id, c.attemptNumber, record, c.plan, {
           now: ctx.now(),
           runId: settings.context.runId,
           breakerThreshold: settings.config.breaker.threshold,
           branch: c.branch,
           ...(c.outcome ? { outcome: c.outcome } : {}),
           ...(c.pr ? { pr: c.pr } : {}),
-        }),
+        });
+        // A command's round answers once: marked in the same write, replied to after it.
+        const command = closed.kind === "recorded" ? closed.task.command : undefined;
+        const answers =
+          command && !command.replied && command.round === c.task.fixRound ? { ...command } : undefined;
+        if (answers) command!.replied = true;
+        return { ...closed, answers };
+      },
       c.snapshot,
     ),
   );
@@ -36,6 +44,15 @@ export async function conclude(ctx: ModeContext, c: Conclusion): Promise<RunRepo
   if (result.kind === "recorded") {
     // The status comment names the outcome and links the PR (#N); the label mirrors the state.
     if (written.written) await mirrorTask(gh, settings.config, result.task, result.from);
+    if (written.written && result.answers)
+      await replyToCommand(
+        ctx,
+        { ...result.task, command: { ...result.answers, replied: false } },
+        {
+          ...(c.plan.push === "pr" && record.branchSha ? { sha: record.branchSha } : {}),
+          reason: c.plan.reason,
+        },
+      );
     if (c.pr) {
       try {
         await checkContention(ctx, result.task, c.pr.number, written.ledger);

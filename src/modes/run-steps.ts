@@ -284,7 +284,17 @@ export async function fixRoundBrief(
   } catch (error) {
     core.warning(`Could not read the review comments on #${pr}: ${(error as Error).message}`);
   }
+  const command = task.command?.round === round ? task.command : undefined;
   return {
+    ...(command
+      ? {
+          request: {
+            author: command.author,
+            text: command.text,
+            ...(command.path ? { where: `${command.path}${command.line ? `:${command.line}` : ""}` } : {}),
+          },
+        }
+      : {}),
     round,
     max: ctx.settings.config.review.maxFixRounds,
     pr,

@@ -2,6 +2,7 @@
 // closed issues, merged or closed PRs, runners that died, and labels that drifted. Its cost
 // follows the number of issues carrying the trigger label, never the repository's size.
 import * as core from "@actions/core";
+import type { CommandRequest } from "../core/commands.js";
 import { canApprove, issueViewOf, type IssueView, type Sender } from "../core/governance.js";
 import { labelDefinitions, stateLabelChanges } from "../core/labels.js";
 import type { Ledger, Task } from "../core/ledger.js";
@@ -16,6 +17,8 @@ export const RUNNER_GRACE_MINUTES = 15;
 export interface FixRequest {
   pr: number;
   sender: Sender;
+  /** Set for a maintainer's `/aegis` command (modes/commands.ts) rather than the fix label. */
+  command?: CommandRequest;
 }
 
 export interface SweepFindings {

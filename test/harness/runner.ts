@@ -402,6 +402,92 @@ export async function pullRequestClosedEvent(
   };
 }
 
+/** `issue_comment: created` for conversation comment `commentId` on pull request `pr`. */
+export async function prCommentEvent(
+  fake: FakeGitHub,
+  pr: number,
+  commentId: number,
+  sender: string,
+): Promise<RunEvent> {
+  const pull = await fake.views.pull(pr);
+  // The issue side of a PR, as GitHub sends it: an issue with a `pull_request` key.
+  const issue = {
+    ...fake.views.issue(pr),
+    pull_request: {
+      url: pull.url,
+      html_url: pull.html_url,
+      diff_url: pull.diff_url,
+      patch_url: pull.patch_url,
+      merged_at: null,
+    },
+  };
+  return {
+    name: "issue_comment",
+    payload: {
+      action: "created",
+      issue,
+      // The webhook's comment carries `performed_via_github_app` (null for a person); REST's may not.
+      comment: { ...fake.views.comment(commentId), performed_via_github_app: null },
+      ...base(fake, sender),
+    },
+  };
+}
+
+/** `pull_request_review_comment: created` for inline comment `commentId` on pull request `pr`. */
+export async function reviewCommentEvent(
+  fake: FakeGitHub,
+  pr: number,
+  commentId: number,
+  sender: string,
+): Promise<RunEvent> {
+  return {
+    name: "pull_request_review_comment",
+    payload: {
+      action: "created",
+      pull_request: await fake.views.pull(pr),
+      // A single-line comment: the webhook names the multi-line fields, as null.
+      comment: {
+        ...fake.views.reviewComment(commentId),
+        start_line: null,
+        original_start_line: null,
+        start_side: null,
+      },
+      ...base(fake, sender),
+    },
+  };
+}
+
+/** `pull_request_review: submitted`: a review (not stored by the fake) whose body is `body`. */
+export async function reviewSubmittedEvent(
+  fake: FakeGitHub,
+  pr: number,
+  review: { id: number; user: string; body: string; state?: "commented" | "changes_requested" | "approved" },
+): Promise<RunEvent> {
+  const pull = await fake.views.pull(pr);
+  const html = `${String(pull.html_url)}#pullrequestreview-${review.id}`;
+  return {
+    name: "pull_request_review",
+    payload: {
+      action: "submitted",
+      pull_request: pull,
+      review: {
+        id: review.id,
+        node_id: `PRR_${review.id}`,
+        user: fake.views.user(review.user),
+        body: review.body,
+        commit_id: (pull.head as { sha: string }).sha,
+        submitted_at: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
+        state: review.state ?? "commented",
+        html_url: html,
+        pull_request_url: pull.url,
+        author_association: "MEMBER",
+        _links: { html: { href: html }, pull_request: { href: pull.url } },
+      },
+      ...base(fake, review.user),
+    },
+  };
+}
+
 export function scheduleEvent(fake: FakeGitHub, cron = "17 * * * *"): RunEvent {
   return {
     name: "schedule",

@@ -25,6 +25,8 @@ import {
   type IssueRec,
   type LabelRec,
   type Permission,
+  type ReactionRec,
+  type ReviewCommentRec,
   Store,
 } from "./state.js";
 
@@ -100,7 +102,13 @@ export interface FakeGitHub {
   issue(n: number): IssueRec | undefined;
   labelsOf(n: number): string[];
   comments(n: number): CommentRec[];
+  /** Reactions on comments, oldest first. */
+  reactions(): ReactionRec[];
+  /** The inline review comments of pull request `pr`, replies included, oldest first. */
+  reviewComments(pr: number): ReviewCommentRec[];
   /** An inline review comment on pull request `pr`'s diff, at its head commit. */
+  /** A conversation comment on issue or pull request `n` by `user`; returns its id. */
+  seedComment(n: number, c: { user: string; body: string }): number;
   seedReviewComment(
     pr: number,
     c: { user: string; path: string; line: number; body: string },
@@ -118,6 +126,8 @@ export interface FakeGitHub {
     label(name: string): Record<string, unknown>;
     user(login: string): Record<string, unknown>;
     repository(): Record<string, unknown>;
+    comment(id: number): Record<string, unknown>;
+    reviewComment(id: number): Record<string, unknown>;
   };
   close(): Promise<void>;
 }
@@ -225,6 +235,12 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
       l.description = description;
       return l;
     },
+    seedComment(n, c) {
+      const now = store.clock.now();
+      const id = store.id();
+      store.comments.set(id, { id, issue: n, body: c.body, user: c.user, createdAt: now, updatedAt: now });
+      return id;
+    },
     async seedReviewComment(pr, c) {
       const pull = store.issues.get(pr);
       if (!pull?.pull) throw new Error(`#${pr} is not a pull request`);
@@ -260,6 +276,9 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
     issue: (n) => store.issues.get(n),
     labelsOf: (n) => store.labelNames(getIssue(n)),
     comments: (n) => store.commentsOf(n),
+    reactions: () => [...store.reactions],
+    reviewComments: (pr) =>
+      [...store.reviewComments.values()].filter((c) => c.pull === pr).sort((a, b) => a.id - b.id),
     pulls: () => [...store.issues.values()].filter((i) => i.pull !== undefined),
     git: async (args, input) =>
       (await repo.git(args, input === undefined ? {} : { input })).stdout.toString("utf8"),
@@ -295,6 +314,16 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
         return render.label(site, l);
       },
       user: (login) => render.user(site, login),
+      comment(id) {
+        const c = store.comments.get(id);
+        if (!c) throw new Error(`fake-github: no comment ${id}`);
+        return render.comment(site, store, c);
+      },
+      reviewComment(id) {
+        const c = store.reviewComments.get(id);
+        if (!c) throw new Error(`fake-github: no review comment ${id}`);
+        return render.reviewComment(site, store, c);
+      },
       repository: () => render.repository(site, defaultBranch, "2024-01-01T00:00:00Z", "admin"),
     },
     async close() {

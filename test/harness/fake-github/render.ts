@@ -6,6 +6,7 @@ import type {
   IssueRec,
   LabelRec,
   Permission,
+  ReactionRec,
   ReviewCommentRec,
   Store,
 } from "./state.js";
@@ -179,6 +180,17 @@ export function reviewComment(site: Site, store: Store, c: ReviewCommentRec): Re
     side: "RIGHT",
     subject_type: "line",
     reactions: reactions(self),
+    ...(c.inReplyTo ? { in_reply_to_id: c.inReplyTo } : {}),
+  };
+}
+
+export function reaction(site: Site, r: ReactionRec): Record<string, unknown> {
+  return {
+    id: r.id,
+    node_id: `REA_${r.id}`,
+    user: user(site, r.user),
+    content: r.content,
+    created_at: r.createdAt,
   };
 }
 

@@ -62,6 +62,18 @@ export interface ReviewCommentRec {
   user: string;
   commitId: string;
   createdAt: string;
+  /** The thread's first comment, for a reply. */
+  inReplyTo?: number;
+}
+
+/** A reaction on a conversation comment or an inline review comment. */
+export interface ReactionRec {
+  id: number;
+  subject: "issue-comment" | "review-comment";
+  commentId: number;
+  user: string;
+  content: string;
+  createdAt: string;
 }
 
 export interface EventRec {
@@ -99,6 +111,7 @@ export class Store {
   readonly issues = new Map<number, IssueRec>();
   readonly comments = new Map<number, CommentRec>();
   readonly reviewComments = new Map<number, ReviewCommentRec>();
+  readonly reactions: ReactionRec[] = [];
   readonly events: EventRec[] = [];
   readonly users = new Map<string, Permission>();
   readonly advisories: AdvisoryRec[] = [];

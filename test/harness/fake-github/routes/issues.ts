@@ -2,7 +2,7 @@
 // list and get return them with a `pull_request` key, like GitHub.
 import { type Ctx, type Handler, type Reply, HttpError, bodyObj, json, notFound, paginate } from "../http.js";
 import * as render from "../render.js";
-import type { IssueRec } from "../state.js";
+import type { IssueRec, ReactionRec } from "../state.js";
 
 /** 404 for a number never used, 410 for a deleted issue (the spec documents 410 on issue reads). */
 export function getIssue(ctx: Ctx, number: string | undefined): IssueRec {
@@ -181,6 +181,8 @@ export const issueHandlers: Record<string, Handler> = {
       location: `${render.repoApi(ctx.site)}/issues/comments/${c.id}`,
     });
   },
+  // 201 for a new reaction, 200 with the existing one when the same user reacts the same way again.
+  "reactions/create-for-issue-comment": (ctx) => react(ctx, "issue-comment", getComment(ctx).id),
   "issues/get-comment": (ctx) => json(200, render.comment(ctx.site, ctx.store, getComment(ctx))),
   "issues/update-comment": (ctx) => {
     const c = getComment(ctx);
@@ -205,3 +207,22 @@ export const issueHandlers: Record<string, Handler> = {
     );
   },
 };
+
+export function react(ctx: Ctx, subject: ReactionRec["subject"], commentId: number): Reply {
+  const content = String(bodyObj(ctx).content ?? "");
+  const found = ctx.store.reactions.find(
+    (r) =>
+      r.subject === subject && r.commentId === commentId && r.user === ctx.actor && r.content === content,
+  );
+  if (found) return json(200, render.reaction(ctx.site, found));
+  const r: ReactionRec = {
+    id: ctx.store.id(),
+    subject,
+    commentId,
+    user: ctx.actor,
+    content,
+    createdAt: ctx.store.clock.now(),
+  };
+  ctx.store.reactions.push(r);
+  return json(201, render.reaction(ctx.site, r));
+}

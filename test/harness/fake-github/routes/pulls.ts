@@ -3,6 +3,7 @@
 import { type Ctx, type Handler, type Reply, HttpError, bodyObj, json, notFound, paginate } from "../http.js";
 import * as render from "../render.js";
 import type { IssueRec, PullRec } from "../state.js";
+import { react } from "./issues.js";
 
 export type Pull = IssueRec & { pull: PullRec };
 
@@ -284,6 +285,29 @@ export const pullHandlers: Record<string, Handler> = {
       page.map((c) => render.reviewComment(ctx.site, ctx.store, c)),
       headers,
     );
+  },
+  "reactions/create-for-pull-request-review-comment": (ctx) => {
+    const c = ctx.store.reviewComments.get(Number(ctx.params.comment_id));
+    if (!c) throw notFound();
+    return react(ctx, "review-comment", c.id);
+  },
+  "pulls/create-reply-for-review-comment": async (ctx) => {
+    const p = getPull(ctx);
+    const parent = ctx.store.reviewComments.get(Number(ctx.params.comment_id));
+    if (!parent || parent.pull !== p.number) throw notFound();
+    const c = {
+      id: ctx.store.id(),
+      pull: p.number,
+      path: parent.path,
+      line: parent.line,
+      body: String(bodyObj(ctx).body ?? ""),
+      user: ctx.actor,
+      commitId: await headSha(ctx, p),
+      createdAt: ctx.store.clock.now(),
+      inReplyTo: parent.inReplyTo ?? parent.id,
+    };
+    ctx.store.reviewComments.set(c.id, c);
+    return json(201, render.reviewComment(ctx.site, ctx.store, c));
   },
   "pulls/request-reviewers": requestReviewers,
   "pulls/create": create,
