@@ -285,6 +285,71 @@ export class GitHub {
     }));
   }
 
+  /**
+   * Comments anywhere in the repository updated since `since`, both kinds — the conversation's
+   * (`issues/comments`) and the diff's (`pulls/comments`) — oldest first, at most `pages` pages of
+   * 100 each: the sweep's look for commands whose events it missed, two calls however many PRs.
+   */
+  async commentsSince(
+    since: string,
+    pages = 5,
+  ): Promise<{
+    conversation: { id: number; number: number; author: string; bot: boolean; body: string; at: string }[];
+    inline: {
+      id: number;
+      number: number;
+      author: string;
+      bot: boolean;
+      body: string;
+      at: string;
+      path: string;
+      line: number | null;
+    }[];
+  }> {
+    const base = {
+      owner: this.owner,
+      repo: this.repo,
+      since,
+      per_page: 100,
+      sort: "created" as const,
+      direction: "asc" as const,
+    };
+    const numberOf = (url: string | undefined) => Number(/\/(\d+)$/.exec(url ?? "")?.[1] ?? 0);
+    const who = (u: { login?: string; type?: string } | null | undefined) => ({
+      author: u?.login ?? "",
+      bot: u?.type === "Bot" || (u?.login ?? "").endsWith("[bot]"),
+    });
+    const conversation = [];
+    for (let page = 1; page <= pages; page++) {
+      const { data } = await this.octokit.rest.issues.listCommentsForRepo({ ...base, page });
+      for (const c of data)
+        conversation.push({
+          id: c.id,
+          number: numberOf(c.issue_url),
+          ...who(c.user),
+          body: c.body ?? "",
+          at: c.created_at,
+        });
+      if (data.length < 100) break;
+    }
+    const inline = [];
+    for (let page = 1; page <= pages; page++) {
+      const { data } = await this.octokit.rest.pulls.listReviewCommentsForRepo({ ...base, page });
+      for (const c of data)
+        inline.push({
+          id: c.id,
+          number: numberOf(c.pull_request_url),
+          ...who(c.user),
+          body: c.body,
+          at: c.created_at,
+          path: c.path,
+          line: c.line ?? null,
+        });
+      if (data.length < 100) break;
+    }
+    return { conversation, inline };
+  }
+
   /** Inline review comments on a pull request's diff (the first 100), oldest first. */
   async listReviewComments(
     pr: number,

@@ -59,8 +59,12 @@ export function requestFixRound(
       reason: `@${sender.login} has ${sender.permission} permission; the command starts nothing`,
     };
   // The same comment delivered twice (a redelivered event, the sweep after the event).
-  if (command && task.command?.commentId === command.commentId)
+  if (
+    command &&
+    (task.command?.commentId === command.commentId || task.commandsTaken?.includes(command.commentId))
+  )
     return { kind: "noop", task, reason: `the command in comment ${command.commentId} was already taken` };
+  if (command) task.commandsTaken = [...(task.commandsTaken ?? []), command.commentId].slice(-20);
   const what = command ? `\`${config.shepherd.command}\`` : `\`${config.fixLabel}\``;
   if (!canApprove(sender.permission) || sender.isBot)
     return {
@@ -70,7 +74,14 @@ export function requestFixRound(
       notice: `@${sender.login} added \`${config.fixLabel}\`, but only people with write, maintain or admin permission can send an aegis pull request back to the agent, so the label was removed.`,
     };
   if (!(FIXABLE as readonly string[]).includes(task.state))
-    return { kind: "noop", task, reason: `task ${task.id} is ${task.state}` };
+    return command
+      ? {
+          kind: "refused",
+          task,
+          reason: `task ${task.id} is ${task.state}`,
+          notice: `Task \`${task.id}\` is ${task.state}, so @${command.author}'s ${what} was not taken. Comment again once it has finished.`,
+        }
+      : { kind: "noop", task, reason: `task ${task.id} is ${task.state}` };
   if ((task.fixRounds ?? 0) >= config.review.maxFixRounds)
     return {
       kind: "refused",

@@ -119,6 +119,8 @@ export const taskSchema = z.looseObject({
       replied: z.boolean().optional(),
     })
     .optional(),
+  /** Comment ids of the commands already taken (queued or refused), newest last: none is taken twice. */
+  commandsTaken: z.array(z.int().positive()).max(50).optional(),
   /** Fix rounds by what started them: `label`, `review`, `command`, `ci`, `base`. */
   roundsBy: z.partialRecord(roundKind, z.int().min(0)).optional(),
   review: z
@@ -169,6 +171,8 @@ export const ledgerSchema = z.looseObject({
     since: isoTime.optional(),
   }),
   rollups: z.record(z.string().regex(/^\d{4}-\d\d-\d\d$/), dayRollupSchema),
+  /** Up to when the sweep has read the repository's comments for missed `/aegis` commands. */
+  commandsSeenAt: isoTime.optional(),
   /** How each PR ended, for the last 35 days (core/outcomes.ts); absent in older ledgers. */
   outcomes: z.array(outcomeSchema).optional(),
 });

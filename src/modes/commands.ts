@@ -10,7 +10,7 @@ import {
   parseCommand,
   renderCommandReply,
 } from "../core/commands.js";
-import type { Task } from "../core/ledger.js";
+import type { Ledger, Task } from "../core/ledger.js";
 import type { ModeContext } from "./context.js";
 import type { FixRequest } from "./sweep.js";
 
@@ -152,4 +152,64 @@ export async function replyToCommand(
     core.warning(`Could not reply to the command on #${task.pr.number}: ${(error as Error).message}`);
     return false;
   }
+}
+
+/** How far back the first sweep looks for commands, with no earlier sweep to go by. */
+const FIRST_LOOK_MS = 2 * 3_600_000;
+/** Overlap with the previous look: a comment made while it read is read again (and deduplicated). */
+const OVERLAP_MS = 60_000;
+
+/**
+ * Commands on open aegis PRs whose events were missed (the workflow did not listen, or GitHub did
+ * not deliver). Reads the repository's comments since the last sweep looked — two calls, one per
+ * kind, however many PRs are open, and none when no aegis PR is open. A review's body has no
+ * repository-wide listing, so a missed review command is not found here. Returns the requests
+ * and the time the next sweep reads from.
+ */
+export async function missedCommands(
+  ctx: ModeContext,
+  ledger: Ledger,
+  openPulls: ReadonlySet<number>,
+): Promise<{ requests: FixRequest[]; seenAt?: string }> {
+  const prs = new Set(
+    ledger.tasks.filter((t) => t.pr && !t.pr.merged && openPulls.has(t.pr.number)).map((t) => t.pr!.number),
+  );
+  if (!prs.size) return { requests: [] };
+  const started = ctx.now();
+  const since = ledger.commandsSeenAt ?? new Date(Date.parse(started) - FIRST_LOOK_MS).toISOString();
+  const word = ctx.settings.config.shepherd.command;
+  const taken = new Set(
+    ledger.tasks.flatMap((t) => [...(t.commandsTaken ?? []), ...(t.command ? [t.command.commentId] : [])]),
+  );
+  const found = await ctx.gh.commentsSince(since);
+  const requests: FixRequest[] = [];
+  const candidates = [
+    ...found.conversation.map((c) => ({ ...c, source: "conversation" as const })),
+    ...found.inline.map((c) => ({ ...c, source: "inline" as const })),
+  ];
+  for (const c of candidates) {
+    if (!prs.has(c.number) || c.bot || !c.author || taken.has(c.id)) continue;
+    const text = parseCommand(c.body, word);
+    if (text === undefined) continue;
+    requests.push({
+      pr: c.number,
+      sender: { login: c.author, permission: await ctx.gh.permissionOf(c.author), isBot: false },
+      command: {
+        source: c.source,
+        commentId: c.id,
+        author: c.author,
+        text,
+        ...("path" in c && c.path ? { path: c.path } : {}),
+        ...("line" in c && c.line ? { line: c.line } : {}),
+        at: c.at,
+      },
+    });
+  }
+  core.info(
+    `Read ${found.conversation.length + found.inline.length} comment(s) since ${since} for missed ${word} commands: ${requests.length} found.`,
+  );
+  return {
+    requests,
+    seenAt: new Date(Date.parse(started) - OVERLAP_MS).toISOString().replace(/\.\d{3}Z$/, "Z"),
+  };
 }

@@ -3,6 +3,7 @@
 // follows the number of issues carrying the trigger label, never the repository's size.
 import * as core from "@actions/core";
 import type { CommandRequest } from "../core/commands.js";
+import { missedCommands } from "./commands.js";
 import { canApprove, issueViewOf, type IssueView, type Sender } from "../core/governance.js";
 import { labelDefinitions, stateLabelChanges } from "../core/labels.js";
 import type { Ledger, Task } from "../core/ledger.js";
@@ -29,6 +30,8 @@ export interface SweepFindings {
   prs: { taskId: string; merged: boolean; closed: boolean; at?: string }[];
   /** Open aegis PRs carrying `fixLabel`, with who added it. */
   fixes: FixRequest[];
+  /** Up to when comments were read for commands; the ledger keeps it for the next sweep. */
+  commandsSeenAt?: string;
   /** Fixes state labels that drifted; `skip` holds issues this run already mirrored. */
   repairDrift: (ledger: Ledger, skip: ReadonlySet<number>) => Promise<void>;
 }
@@ -81,6 +84,10 @@ export async function gatherSweep(ctx: ModeContext, ledger: Ledger): Promise<Swe
     });
   }
 
+  // A maintainer's `/aegis` comment whose event was missed: read from the repository's comments.
+  const missedCommand = await missedCommands(ctx, ledger, openPulls);
+  fixes.push(...missedCommand.requests);
+
   const ended: SweepFindings["ended"] = [];
   const prs: SweepFindings["prs"] = [];
   for (const task of ledger.tasks.filter((t) => OPEN_STATES.includes(t.state))) {
@@ -128,7 +135,14 @@ export async function gatherSweep(ctx: ModeContext, ledger: Ledger): Promise<Swe
       }
     }
   };
-  return { missed, ended, prs, fixes, repairDrift };
+  return {
+    missed,
+    ended,
+    prs,
+    fixes,
+    repairDrift,
+    ...(missedCommand.seenAt ? { commandsSeenAt: missedCommand.seenAt } : {}),
+  };
 }
 
 /** Applies the sweep's findings to the ledger draft. Pure apart from the clock. */
@@ -141,6 +155,10 @@ export function applySweep(draft: Ledger, findings: SweepFindings, ctx: ModeCont
     lines.push({ issue: task.issue, decision: to, detail: `task ${task.id}: ${reason}` });
   };
   lines.push(...applyPullStates(draft, findings.prs, ctx));
+  // Never backwards: a slower concurrent sweep must not make the next one read less.
+  const seen = findings.commandsSeenAt;
+  if (seen && (!draft.commandsSeenAt || Date.parse(seen) > Date.parse(draft.commandsSeenAt)))
+    draft.commandsSeenAt = seen;
   for (const { taskId, why } of findings.ended) {
     const task = findTask(draft, taskId);
     if (task && OPEN_STATES.includes(task.state) && task.state !== "running") move(task, "cancelled", why);

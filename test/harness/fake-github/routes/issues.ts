@@ -148,6 +148,20 @@ export const issueHandlers: Record<string, Handler> = {
   "issues/create": create,
   "issues/get": (ctx) => json(200, render.issue(ctx.site, ctx.store, getIssue(ctx, ctx.params.issue_number))),
   "issues/update": update,
+  // Every issue's and PR's conversation comments, `since` by update time, oldest first by default.
+  "issues/list-comments-for-repo": (ctx) => {
+    const since = ctx.query.since ? Date.parse(ctx.query.since) : undefined;
+    const all = [...ctx.store.comments.values()]
+      .filter((c) => since === undefined || Date.parse(c.updatedAt) >= since)
+      .sort((a, b) => a.id - b.id);
+    if (ctx.query.direction === "desc") all.reverse();
+    const { page, headers } = paginate(ctx, all);
+    return json(
+      200,
+      page.map((c) => render.comment(ctx.site, ctx.store, c)),
+      headers,
+    );
+  },
   "issues/list-comments": (ctx) => {
     const i = getIssue(ctx, ctx.params.issue_number);
     const since = ctx.query.since ? Date.parse(ctx.query.since) : undefined;

@@ -274,6 +274,19 @@ async function requestReviewers(ctx: Ctx): Promise<Reply> {
 }
 
 export const pullHandlers: Record<string, Handler> = {
+  "pulls/list-review-comments-for-repo": (ctx) => {
+    const since = ctx.query.since ? Date.parse(ctx.query.since) : undefined;
+    const all = [...ctx.store.reviewComments.values()]
+      .filter((c) => since === undefined || Date.parse(c.createdAt) >= since)
+      .sort((a, b) => a.id - b.id);
+    if (ctx.query.direction === "desc") all.reverse();
+    const { page, headers } = paginate(ctx, all);
+    return json(
+      200,
+      page.map((c) => render.reviewComment(ctx.site, ctx.store, c)),
+      headers,
+    );
+  },
   "pulls/list-review-comments": (ctx) => {
     const p = getPull(ctx);
     const all = [...ctx.store.reviewComments.values()]
