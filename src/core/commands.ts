@@ -4,6 +4,7 @@
  * the rest of the comment; it starts a fix round (kind `command`) whose brief carries it as data,
  * with the file and line of an inline comment. Pure.
  */
+import { cell } from "./status.js";
 
 export type CommandSource = "conversation" | "inline" | "review";
 
@@ -38,13 +39,16 @@ export function replyMarker(commentId: number): string {
   return `<!-- aegis:command-reply ${commentId} -->`;
 }
 
-/** The reply when the round ends: the commit it pushed, or why nothing changed. */
+/**
+ * The reply when the round ends: the commit it pushed, or why nothing changed. The reason is
+ * aegis's own text, where the agent's words in it were made inert where they entered (outcome.ts).
+ */
 export function renderCommandReply(
   request: Pick<CommandRequest, "commentId" | "author">,
   outcome: { sha?: string; reason: string; round: number; max: number },
 ): string {
   const said = outcome.sha
     ? `Done in ${outcome.sha.slice(0, 12)} (fix round ${outcome.round} of ${outcome.max}); the review runs again.`
-    : `Nothing changed (fix round ${outcome.round} of ${outcome.max}): ${outcome.reason}`;
+    : `Nothing changed (fix round ${outcome.round} of ${outcome.max}): ${cell(outcome.reason, 600)}`;
   return `${replyMarker(request.commentId)}\n${said}`;
 }
