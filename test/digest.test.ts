@@ -200,11 +200,19 @@ const render = (ledger: Ledger, extra: Partial<Parameters<typeof renderDigest>[0
   renderDigest({ ledger, config, now: NOW, runId: RUN, repoUrl: REPO, apiCalls: 1, ...extra });
 
 /** The table row whose first cell is `first`, as trimmed cells. */
-function row(markdown: string, first: string): string[] {
-  const line = markdown.split("\n").find((l) => l.startsWith(`| ${first} |`));
+/** The first table row starting with `first`, after the heading `after` when given. */
+function row(markdown: string, first: string, after = ""): string[] {
+  const from = after ? markdown.indexOf(after) : 0;
+  if (from < 0) throw new Error(`no heading ${after}`);
+  const line = markdown
+    .slice(from)
+    .split("\n")
+    .find((l) => l.startsWith(`| ${first} |`));
   if (!line) throw new Error(`no row starting with ${first}`);
   return line.split(" | ").map((c) => c.replace(/^\| ?| ?\|$/g, "").trim());
 }
+
+const COSTS = "### Cost by category and model";
 
 describe("windowStats", () => {
   const ledger = busyLedger();
@@ -371,8 +379,8 @@ describe("renderDigest", () => {
   });
 
   it("breaks cost down by category and model", () => {
-    expect(row(md, "docs")).toEqual(["docs", "`claude-sonnet`", "2", "2", "16.0", "$1.42", "$0.71"]);
-    expect(row(md, "tests")[6]).toBe("—");
+    expect(row(md, "docs", COSTS)).toEqual(["docs", "`claude-sonnet`", "2", "2", "16.0", "$1.42", "$0.71"]);
+    expect(row(md, "tests", COSTS)[6]).toBe("—");
   });
 
   it("reports the circuit breaker", () => {
