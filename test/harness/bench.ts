@@ -20,6 +20,7 @@ import { benchLedger } from "./bench-ledger.js";
 import { benchRoom } from "./bench-room.js";
 import { benchDocument, type Figure, missed, renderDetails, renderTable, statusOf } from "./bench-report.js";
 import { measureColdStart, startupFigures } from "./bench-startup.js";
+import { benchShepherd } from "./bench-shepherd.js";
 import { benchSweep } from "./bench-sweep.js";
 
 const PROJECT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -89,7 +90,10 @@ async function main(): Promise<number> {
         return result.figures;
       })),
     );
-  if (only.has("sweep")) figures.push(...(await guarded("2. Sweep scaling", () => benchSweep())));
+  if (only.has("sweep")) {
+    figures.push(...(await guarded("2. Sweep scaling", () => benchSweep())));
+    figures.push(...(await guarded("2. Sweep scaling, open PRs", () => benchShepherd())));
+  }
   if (only.has("ledger")) figures.push(...(await guarded("3. Ledger scaling", () => benchLedger())));
   if (only.has("concurrency")) figures.push(...(await guarded("4. Concurrency", () => benchConcurrency())));
   if (only.has("overhead"))
