@@ -26,6 +26,7 @@ import {
 import { processesOf } from "../src/room/reaper.js";
 import { expectSuccess, ledgerOf, openIssue, planOnLabel } from "./harness/scenario.js";
 import { isAlive, leakedIn, type Loot, makeDrop, readLoot, spySource } from "./harness/spy.js";
+import { sudoRunner } from "./harness/sudo-runner.js";
 
 const exec = promisify(execFile);
 // Made at run time: a value written in this file would also sit in the transform caches and logs
@@ -366,17 +367,9 @@ describe.skipIf(!asRoot)("the agent's room", () => {
   it.skipIf(!hasSudo)(
     "a runner that is not root but has passwordless sudo (as GitHub-hosted runners) builds the same room",
     async () => {
-      const name = `aegt-sudoer-${randomBytes(3).toString("hex")}`;
-      await exec("useradd", ["--system", "--no-create-home", "--user-group", name]);
-      cleanups.push(() => exec("userdel", [name]));
       // GitHub's runner image: `runner ALL=(ALL) NOPASSWD:ALL`.
-      const sudoers = `/etc/sudoers.d/${name}`;
-      await writeFile(sudoers, `${name} ALL=(ALL) NOPASSWD:ALL\n`, { mode: 0o440 });
-      cleanups.push(() => rm(sudoers, { force: true }));
-      const [uid, gid] = await Promise.all([exec("id", ["-u", name]), exec("id", ["-g", name])]).then((r) =>
-        r.map((x) => Number(x.stdout.trim())),
-      );
-      const a = await attack(`run:\n  testCommand: "${TEST_COMMAND}"\n`, { uid: uid!, gid: gid! });
+      const { uid, gid } = await sudoRunner(cleanups);
+      const a = await attack(`run:\n  testCommand: "${TEST_COMMAND}"\n`, { uid, gid });
       expectSuccess(a.run);
       expect(a.run.stdout).toContain(`The agent's room: user ${roomUserOf(a.run)}`);
       expect(a.task.state).toBe("pr-open");

@@ -10,7 +10,7 @@ import {
   parseCommand,
   renderCommandReply,
 } from "../core/commands.js";
-import type { Ledger, Task } from "../core/ledger.js";
+import type { Ledger } from "../core/ledger.js";
 import type { ModeContext } from "./context.js";
 import type { FixRequest } from "./sweep.js";
 
@@ -133,24 +133,20 @@ export async function acknowledgeCommand(ctx: ModeContext, command: CommandReque
  */
 export async function replyToCommand(
   ctx: ModeContext,
-  task: Task,
+  pr: number,
+  command: CommandRequest & { round: number },
   outcome: { sha?: string; reason: string },
-): Promise<boolean> {
-  const command = task.command;
-  if (!command || !task.pr || !command.round || command.replied) return false;
+): Promise<void> {
   const body = renderCommandReply(command, {
     ...outcome,
     round: command.round,
     max: ctx.settings.config.review.maxFixRounds,
   });
   try {
-    if (command.source === "inline")
-      await ctx.gh.replyToReviewComment(task.pr.number, command.commentId, body);
-    else await ctx.gh.createComment(task.pr.number, body);
-    return true;
+    if (command.source === "inline") await ctx.gh.replyToReviewComment(pr, command.commentId, body);
+    else await ctx.gh.createComment(pr, body);
   } catch (error) {
-    core.warning(`Could not reply to the command on #${task.pr.number}: ${(error as Error).message}`);
-    return false;
+    core.warning(`Could not reply to the command on #${pr}: ${(error as Error).message}`);
   }
 }
 

@@ -31,7 +31,9 @@ export async function conclude(ctx: ModeContext, c: Conclusion): Promise<RunRepo
         // A command's round answers once: marked in the same write, replied to after it.
         const command = closed.kind === "recorded" ? closed.task.command : undefined;
         const answers =
-          command && !command.replied && command.round === c.task.fixRound ? { ...command } : undefined;
+          command?.round && !command.replied && command.round === c.task.fixRound
+            ? { ...command, round: command.round }
+            : undefined;
         if (answers) command!.replied = true;
         return { ...closed, answers };
       },
@@ -44,15 +46,11 @@ export async function conclude(ctx: ModeContext, c: Conclusion): Promise<RunRepo
   if (result.kind === "recorded") {
     // The status comment names the outcome and links the PR (#N); the label mirrors the state.
     if (written.written) await mirrorTask(gh, settings.config, result.task, result.from);
-    if (written.written && result.answers)
-      await replyToCommand(
-        ctx,
-        { ...result.task, command: { ...result.answers, replied: false } },
-        {
-          ...(c.plan.push === "pr" && record.branchSha ? { sha: record.branchSha } : {}),
-          reason: c.plan.reason,
-        },
-      );
+    if (written.written && result.answers && result.task.pr)
+      await replyToCommand(ctx, result.task.pr.number, result.answers, {
+        ...(c.plan.push === "pr" && record.branchSha ? { sha: record.branchSha } : {}),
+        reason: c.plan.reason,
+      });
     if (c.pr) {
       try {
         await checkContention(ctx, result.task, c.pr.number, written.ledger);
